@@ -1,0 +1,321 @@
+//! The registry: every applied version of every definition, stored in the state
+//! store's `registry` column family.
+//!
+//! Keys: `def/KIND/NAME/VERSION` (version zero-padded) holds the object as JSON;
+//! `active/KIND/NAME` holds the active version number. Versions are immutable:
+//! applying an unchanged object is a no-op, a changed one becomes version n+1, and
+//! one apply is one atomic write.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use freshet_storage::state::{column_family::REGISTRY, StateStore, WriteBatch};
+use serde::Serialize;
+use tracing::info;
+
+use crate::error::{Result, SqlError};
+use crate::model::{Definitions, Kind, Object};
+use crate::validate::{validate, Catalog};
+
+/// What an apply does to one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Change {
+    /// The object is new: version 1.
+    Created,
+    /// The object changed: a new version after `previous`.
+    NewVersion {
+        /// The version it replaces as active.
+        previous: u32,
+    },
+    /// Identical to the active version: nothing is written.
+    Unchanged,
+}
+
+/// One line of an apply plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedChange {
+    /// The object's kind.
+    pub kind: Kind,
+    /// The object's name.
+    pub name: String,
+    /// The version the object has after the apply.
+    pub version: u32,
+    /// What happens to it.
+    #[serde(flatten)]
+    pub change: Change,
+}
+
+/// What an apply did (or, in a dry run, would do), object by object in dependency order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// The changes.
+    pub changes: Vec<PlannedChange>,
+}
+
+/// One stored version of an object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Versioned<T> {
+    /// The version number, from 1.
+    pub version: u32,
+    /// The definition as applied (file URIs absolute).
+    pub object: T,
+}
+
+/// The versioned definitions registry.
+pub struct Registry {
+    store: Arc<dyn StateStore>,
+    apply_lock: tokio::sync::Mutex<()>,
+}
+
+fn def_key(kind: Kind, name: &str, version: u32) -> Vec<u8> {
+    format!("def/{}/{}/{:010}", kind.name(), name, version).into_bytes()
+}
+
+fn active_key(kind: Kind, name: &str) -> Vec<u8> {
+    format!("active/{}/{}", kind.name(), name).into_bytes()
+}
+
+/// Splits `name@vN` into the name and version; a bare name has no version.
+pub fn parse_reference(reference: &str) -> Result<(&str, Option<u32>), String> {
+    match reference.split_once('@') {
+        None => Ok((reference, None)),
+        Some((name, version)) => version
+            .strip_prefix('v')
+            .and_then(|v| v.parse::<u32>().ok())
+            .filter(|v| *v > 0)
+            .map(|v| (name, Some(v)))
+            .ok_or_else(|| format!("'{reference}' is not NAME or NAME@vN (N from 1)")),
+    }
+}
+
+impl Registry {
+    /// A registry over `store`.
+    pub fn new(store: Arc<dyn StateStore>) -> Self {
+        Registry {
+            store,
+            apply_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The active version number of an object, if it exists.
+    pub fn active_version(&self, kind: Kind, name: &str) -> Result<Option<u32>> {
+        let Some(bytes) = self.store.get(REGISTRY, &active_key(kind, name))? else {
+            return Ok(None);
+        };
+        let text = String::from_utf8_lossy(&bytes);
+        text.parse::<u32>()
+            .map(Some)
+            .map_err(|e| SqlError::CorruptRecord {
+                key: String::from_utf8_lossy(&active_key(kind, name)).into_owned(),
+                reason: e.to_string(),
+            })
+    }
+
+    /// Every version number of an object, ascending.
+    pub fn versions(&self, kind: Kind, name: &str) -> Result<Vec<u32>> {
+        let prefix = format!("def/{}/{}/", kind.name(), name);
+        self.store
+            .scan_prefix(REGISTRY, prefix.as_bytes())?
+            .into_iter()
+            .map(|(key, _)| {
+                let text = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+                text.parse::<u32>().map_err(|e| SqlError::CorruptRecord {
+                    key: String::from_utf8_lossy(&key).into_owned(),
+                    reason: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// Resolves `name` (the active version) or `name@vN` (that version).
+    pub fn resolve<T: Object>(&self, reference: &str) -> Result<Versioned<T>> {
+        let not_found = |hint: String| SqlError::NotFound {
+            kind: T::KIND.name(),
+            reference: reference.to_string(),
+            hint,
+        };
+        let (name, version) =
+            parse_reference(reference).map_err(|m| not_found(format!(": {m}")))?;
+        let version = match version {
+            Some(version) => version,
+            None => self
+                .active_version(T::KIND, name)?
+                .ok_or_else(|| not_found(String::new()))?,
+        };
+        let key = def_key(T::KIND, name, version);
+        let bytes = self.store.get(REGISTRY, &key)?.ok_or_else(|| {
+            let known = self.versions(T::KIND, name).unwrap_or_default();
+            not_found(match known.is_empty() {
+                true => String::new(),
+                false => format!(
+                    " (versions: {})",
+                    known
+                        .iter()
+                        .map(|v| format!("v{v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            })
+        })?;
+        let object = serde_json::from_slice(&bytes).map_err(|e| SqlError::CorruptRecord {
+            key: String::from_utf8_lossy(&key).into_owned(),
+            reason: e.to_string(),
+        })?;
+        Ok(Versioned { version, object })
+    }
+
+    fn active_of<T: Object>(&self) -> Result<Vec<T>> {
+        let prefix = format!("active/{}/", T::KIND.name());
+        self.store
+            .scan_prefix(REGISTRY, prefix.as_bytes())?
+            .into_iter()
+            .map(|(key, _)| {
+                let name = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+                Ok(self.resolve::<T>(&name)?.object)
+            })
+            .collect()
+    }
+
+    /// The active version of every object.
+    pub fn active_definitions(&self) -> Result<Definitions> {
+        Ok(Definitions {
+            sources: self.active_of()?,
+            transformations: self.active_of()?,
+            entities: self.active_of()?,
+            features: self.active_of()?,
+            labels: self.active_of()?,
+            training_sets: self.active_of()?,
+        })
+    }
+
+    /// Validates `definitions` together with the active objects they do not
+    /// redefine, then stores a new version of every new or changed object, all in one
+    /// atomic write (nothing when `dry_run`). Invalid definitions change nothing.
+    pub async fn apply(
+        &self,
+        definitions: &Definitions,
+        file: &str,
+        base_dir: &Path,
+        dry_run: bool,
+    ) -> Result<(Plan, Catalog)> {
+        let _serialised = self.apply_lock.lock().await;
+        let active = self.active_definitions()?;
+        let merged = Definitions {
+            sources: overlay(&active.sources, &definitions.sources),
+            transformations: overlay(&active.transformations, &definitions.transformations),
+            entities: overlay(&active.entities, &definitions.entities),
+            features: overlay(&active.features, &definitions.features),
+            labels: overlay(&active.labels, &definitions.labels),
+            training_sets: overlay(&active.training_sets, &definitions.training_sets),
+        };
+        let (validated, catalog) = validate(&merged, file, base_dir).await?;
+
+        let mut plan = Plan::default();
+        let mut batch = WriteBatch::new();
+        self.diff(
+            &definitions.sources,
+            &validated.sources,
+            &mut plan,
+            &mut batch,
+        )?;
+        self.diff(
+            &definitions.transformations,
+            &validated.transformations,
+            &mut plan,
+            &mut batch,
+        )?;
+        self.diff(
+            &definitions.entities,
+            &validated.entities,
+            &mut plan,
+            &mut batch,
+        )?;
+        self.diff(
+            &definitions.features,
+            &validated.features,
+            &mut plan,
+            &mut batch,
+        )?;
+        self.diff(
+            &definitions.labels,
+            &validated.labels,
+            &mut plan,
+            &mut batch,
+        )?;
+        self.diff(
+            &definitions.training_sets,
+            &validated.training_sets,
+            &mut plan,
+            &mut batch,
+        )?;
+        if !dry_run && !batch.is_empty() {
+            self.store.write(batch)?;
+            for change in plan
+                .changes
+                .iter()
+                .filter(|c| c.change != Change::Unchanged)
+            {
+                info!(kind = change.kind.name(), name = %change.name, version = change.version, "applied");
+            }
+        }
+        Ok((plan, catalog))
+    }
+
+    /// Adds to `plan` and `batch` the change for each object the file names.
+    fn diff<T: Object>(
+        &self,
+        named: &[T],
+        validated: &[T],
+        plan: &mut Plan,
+        batch: &mut WriteBatch,
+    ) -> Result<()> {
+        let validated: BTreeMap<&str, &T> = validated.iter().map(|o| (o.name(), o)).collect();
+        for object in named {
+            let name = object.name();
+            let object = validated[name];
+            let current = self.active_version(T::KIND, name)?;
+            let (version, change) = match current {
+                None => (1, Change::Created),
+                Some(current) => {
+                    let stored = self.resolve::<T>(&format!("{name}@v{current}"))?.object;
+                    if stored == *object {
+                        (current, Change::Unchanged)
+                    } else {
+                        let latest = self
+                            .versions(T::KIND, name)?
+                            .into_iter()
+                            .max()
+                            .unwrap_or(current);
+                        (latest + 1, Change::NewVersion { previous: current })
+                    }
+                }
+            };
+            if change != Change::Unchanged {
+                let json = serde_json::to_vec(object).expect("definitions serialise to JSON");
+                batch.put(REGISTRY, def_key(T::KIND, name, version), json);
+                batch.put(REGISTRY, active_key(T::KIND, name), version.to_string());
+            }
+            plan.changes.push(PlannedChange {
+                kind: T::KIND,
+                name: name.to_string(),
+                version,
+                change,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The active objects with those named in `file` put in their place (file order
+/// kept for the named ones, after the rest).
+fn overlay<T: Object>(active: &[T], file: &[T]) -> Vec<T> {
+    let mut merged: Vec<T> = active
+        .iter()
+        .filter(|a| !file.iter().any(|f| f.name() == a.name()))
+        .cloned()
+        .collect();
+    merged.extend(file.iter().cloned());
+    merged
+}

@@ -1,0 +1,364 @@
+//! Checks of what sits on top of the tables: entities, features, labels and
+//! training sets, against the catalog.
+
+use std::collections::BTreeMap;
+
+use super::catalog::Catalog;
+use super::problems::Problems;
+use crate::aggregate::Aggregate;
+use crate::duration::parse_duration;
+use crate::model::{Definitions, Entity, Feature, Fill, Kind, Label, TrainingSet};
+use crate::types::ColumnType;
+
+/// Checks entities, features, labels and training sets.
+pub fn check_features(definitions: &Definitions, catalog: &Catalog, problems: &mut Problems) {
+    let entities: BTreeMap<&str, &Entity> = definitions
+        .entities
+        .iter()
+        .map(|e| (e.name.as_str(), e))
+        .collect();
+    for entity in &definitions.entities {
+        if entity.key.trim().is_empty() {
+            problems.add(
+                Kind::Entity,
+                &entity.name,
+                "key",
+                "the key column name is empty",
+            );
+        }
+    }
+    for feature in &definitions.features {
+        check_feature(feature, &entities, catalog, problems);
+    }
+    for label in &definitions.labels {
+        check_label(label, &entities, catalog, problems);
+    }
+    let features: BTreeMap<&str, &Feature> = definitions
+        .features
+        .iter()
+        .map(|f| (f.name.as_str(), f))
+        .collect();
+    let labels: BTreeMap<&str, &Label> = definitions
+        .labels
+        .iter()
+        .map(|l| (l.name.as_str(), l))
+        .collect();
+    for training_set in &definitions.training_sets {
+        check_training_set(training_set, &labels, &features, problems);
+    }
+}
+
+/// Checks that `table` exists, has the entity's key, and returns the key's entity.
+fn check_keyed_table<'a>(
+    kind: Kind,
+    name: &str,
+    table: &str,
+    entity: &str,
+    entities: &BTreeMap<&str, &'a Entity>,
+    catalog: &'a Catalog,
+    problems: &mut Problems,
+) -> Option<&'a super::catalog::Relation> {
+    let relation = catalog.relations.get(table);
+    if relation.is_none() {
+        let known: Vec<&str> = catalog.relations.keys().map(String::as_str).collect();
+        problems.add(
+            kind,
+            name,
+            "source",
+            format!(
+                "unknown source or transformation '{table}' (known: {})",
+                known.join(", ")
+            ),
+        );
+    }
+    match entities.get(entity) {
+        None => {
+            let known: Vec<&str> = entities.keys().copied().collect();
+            problems.add(
+                kind,
+                name,
+                "entity",
+                format!("unknown entity '{entity}' (known: {})", known.join(", ")),
+            );
+        }
+        Some(entity) => {
+            if let Some(relation) = relation {
+                if relation.schema.get(&entity.key).is_none() {
+                    problems.add(
+                        kind,
+                        name,
+                        "source",
+                        format!(
+                            "'{table}' has no column '{}', the key of entity '{}'",
+                            entity.key, entity.name
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    relation
+}
+
+fn check_feature(
+    feature: &Feature,
+    entities: &BTreeMap<&str, &Entity>,
+    catalog: &Catalog,
+    problems: &mut Problems,
+) {
+    let name = &feature.name;
+    let relation = check_keyed_table(
+        Kind::Feature,
+        name,
+        &feature.source,
+        &feature.entity,
+        entities,
+        catalog,
+        problems,
+    );
+    if let Some(window) = &feature.window {
+        if let Err(message) = parse_duration(window) {
+            problems.add(Kind::Feature, name, "window", message);
+        }
+    }
+    let aggregate = match Aggregate::parse(&feature.aggregate) {
+        Ok(aggregate) => aggregate,
+        Err(message) => {
+            problems.add(Kind::Feature, name, "aggregate", message);
+            return;
+        }
+    };
+    let Some(relation) = relation else { return };
+    if relation.event_time.is_none() {
+        problems.add(
+            Kind::Feature,
+            name,
+            "source",
+            format!(
+                "'{}' has no event-time column; features aggregate over event time (set event_time on the source or transformation)",
+                feature.source
+            ),
+        );
+    }
+    let output = match &aggregate.column {
+        None => ColumnType::Int64,
+        Some(column) => match relation.schema.get(column) {
+            None => {
+                problems.add(
+                    Kind::Feature,
+                    name,
+                    "aggregate",
+                    format!("'{}' has no column '{column}'", feature.source),
+                );
+                return;
+            }
+            Some(input) => match aggregate.function.output_type(input) {
+                Ok(output) => output,
+                Err(message) => {
+                    problems.add(
+                        Kind::Feature,
+                        name,
+                        "aggregate",
+                        format!("{message} ('{column}' is {input})"),
+                    );
+                    return;
+                }
+            },
+        },
+    };
+    let value_type = feature.value_type.unwrap_or(output);
+    if !type_accepts(value_type, output) {
+        problems.add(
+            Kind::Feature,
+            name,
+            "type",
+            format!(
+                "declared {value_type}, but {} gives {output}",
+                feature.aggregate
+            ),
+        );
+    }
+    if let Some(default) = &feature.default {
+        if let Err(message) = check_default(default, value_type) {
+            problems.add(Kind::Feature, name, "default", message);
+        }
+    }
+    if let Some(transform) = &feature.transform {
+        if !value_type.is_numeric() {
+            problems.add(
+                Kind::Feature,
+                name,
+                "transform",
+                format!("value transforms need a numeric feature, not {value_type}"),
+            );
+        }
+        if let Some(Fill::Constant(value)) = &transform.fill {
+            if !value.is_finite() {
+                problems.add(
+                    Kind::Feature,
+                    name,
+                    "transform.fill",
+                    "the fill constant must be a finite number",
+                );
+            }
+        }
+        if let Some(clip) = &transform.clip {
+            let valid = matches!(clip.as_slice(), [low, high] if (0.0..=1.0).contains(low) && (0.0..=1.0).contains(high) && low < high);
+            if !valid {
+                problems.add(
+                    Kind::Feature,
+                    name,
+                    "transform.clip",
+                    format!("clip takes two quantiles [low, high] with 0 <= low < high <= 1, not {clip:?}"),
+                );
+            }
+        }
+    }
+}
+
+/// Whether a feature declared as `declared` can hold values of type `computed`:
+/// the same type, or a lossless numeric widening.
+fn type_accepts(declared: ColumnType, computed: ColumnType) -> bool {
+    declared == computed
+        || matches!(
+            (computed, declared),
+            (ColumnType::Int32, ColumnType::Int64)
+                | (
+                    ColumnType::Int32 | ColumnType::Int64 | ColumnType::Float32,
+                    ColumnType::Float64
+                )
+        )
+}
+
+fn check_default(default: &serde_json::Value, value_type: ColumnType) -> Result<(), String> {
+    use serde_json::Value;
+    let fits = match (value_type, default) {
+        (_, Value::Null) => true,
+        (ColumnType::Bool, Value::Bool(_)) => true,
+        (ColumnType::Int32, Value::Number(n)) => {
+            n.as_i64().is_some_and(|v| i32::try_from(v).is_ok())
+        }
+        (ColumnType::Int64, Value::Number(n)) => n.as_i64().is_some(),
+        (ColumnType::Float32 | ColumnType::Float64, Value::Number(_)) => true,
+        (ColumnType::String, Value::String(_)) => true,
+        (ColumnType::Timestamp, Value::String(text)) => {
+            chrono::DateTime::parse_from_rfc3339(text).is_ok()
+        }
+        _ => false,
+    };
+    if fits {
+        Ok(())
+    } else {
+        Err(format!("default {default} is not a {value_type}"))
+    }
+}
+
+fn check_label(
+    label: &Label,
+    entities: &BTreeMap<&str, &Entity>,
+    catalog: &Catalog,
+    problems: &mut Problems,
+) {
+    let name = &label.name;
+    let Some(relation) = check_keyed_table(
+        Kind::Label,
+        name,
+        &label.source,
+        &label.entity,
+        entities,
+        catalog,
+        problems,
+    ) else {
+        return;
+    };
+    if label.value.is_empty() {
+        problems.add(
+            Kind::Label,
+            name,
+            "value",
+            "name at least one label value column",
+        );
+    }
+    for column in &label.value {
+        if relation.schema.get(column).is_none() {
+            problems.add(
+                Kind::Label,
+                name,
+                "value",
+                format!("'{}' has no column '{column}'", label.source),
+            );
+        }
+    }
+    match relation.schema.get(&label.event_time) {
+        Some(ColumnType::Timestamp) => {}
+        Some(other) => problems.add(
+            Kind::Label,
+            name,
+            "event_time",
+            format!(
+                "column '{}' is {other}; it must be a timestamp",
+                label.event_time
+            ),
+        ),
+        None => problems.add(
+            Kind::Label,
+            name,
+            "event_time",
+            format!("'{}' has no column '{}'", label.source, label.event_time),
+        ),
+    }
+}
+
+fn check_training_set(
+    training_set: &TrainingSet,
+    labels: &BTreeMap<&str, &Label>,
+    features: &BTreeMap<&str, &Feature>,
+    problems: &mut Problems,
+) {
+    let name = &training_set.name;
+    let label = labels.get(training_set.label.as_str());
+    if label.is_none() {
+        problems.add(
+            Kind::TrainingSet,
+            name,
+            "label",
+            format!("unknown label '{}'", training_set.label),
+        );
+    }
+    if training_set.features.is_empty() {
+        problems.add(
+            Kind::TrainingSet,
+            name,
+            "features",
+            "list at least one feature",
+        );
+    }
+    for reference in &training_set.features {
+        let feature_name = reference
+            .split_once('@')
+            .map_or(reference.as_str(), |(name, _)| name);
+        match features.get(feature_name) {
+            None => problems.add(
+                Kind::TrainingSet,
+                name,
+                "features",
+                format!("unknown feature '{reference}'"),
+            ),
+            Some(feature) => {
+                if let Some(label) = label {
+                    if feature.entity != label.entity {
+                        problems.add(
+                            Kind::TrainingSet,
+                            name,
+                            "features",
+                            format!(
+                                "feature '{reference}' describes entity '{}', but label '{}' is about '{}'",
+                                feature.entity, label.name, label.entity
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,45 @@
+//! Validation: every check a definitions file must pass before anything is stored.
+//! All problems are collected and reported together, each naming the file, the
+//! object, the field and, for SQL, the position.
+
+mod catalog;
+mod features;
+mod names;
+mod problems;
+mod sources;
+mod transformations;
+
+use std::path::Path;
+
+pub use catalog::{Catalog, Relation, RelationKind};
+
+use crate::error::Result;
+use crate::model::Definitions;
+use problems::Problems;
+
+/// Validates `definitions` (read from `file`; relative `file://` URIs resolve
+/// against `base_dir`). On success returns the definitions with file URIs made
+/// absolute, and the catalog of their tables.
+pub async fn validate(
+    definitions: &Definitions,
+    file: &str,
+    base_dir: &Path,
+) -> Result<(Definitions, Catalog)> {
+    let mut definitions = definitions.clone();
+    let mut problems = Problems::new(file);
+    names::check_names(&definitions, &mut problems);
+    let mut catalog = Catalog::default();
+    for source in &mut definitions.sources {
+        if let Some(relation) = sources::check_source(source, base_dir, &mut problems).await {
+            catalog.relations.insert(source.name.clone(), relation);
+        }
+    }
+    transformations::check_transformations(
+        &definitions.transformations,
+        &mut catalog,
+        &mut problems,
+    )
+    .await;
+    features::check_features(&definitions, &catalog, &mut problems);
+    problems.finish((definitions, catalog))
+}

@@ -1,0 +1,267 @@
+//! Source checks: streams have a schema and a timestamp event-time column; files
+//! point at something readable whose columns Freshet can use.
+
+use std::path::{Path, PathBuf};
+
+use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionContext};
+
+use super::catalog::{Relation, RelationKind};
+use super::problems::Problems;
+use crate::duration::parse_duration;
+use crate::model::{FileFormat, Kind, Source};
+use crate::types::{ColumnSchema, ColumnType};
+
+/// Where a file source's bytes are.
+enum FileLocation {
+    Local(PathBuf),
+    ObjectStore,
+}
+
+/// Checks one source, rewriting a relative `file://` URI to an absolute one (relative
+/// to `base_dir`) so the stored definition does not depend on where apply ran.
+/// Returns its relation when it is valid enough to be referenced.
+pub async fn check_source(
+    source: &mut Source,
+    base_dir: &Path,
+    problems: &mut Problems,
+) -> Option<Relation> {
+    let name = source.name.clone();
+    let problem = |problems: &mut Problems, field: &str, message: String| {
+        problems.add(Kind::Source, &name, field, message)
+    };
+    if let Some(lateness) = &source.allowed_lateness {
+        if let Err(message) = parse_duration(lateness) {
+            problem(problems, "allowed_lateness", message);
+        }
+    }
+    let relation = match (&source.stream, &mut source.file) {
+        (Some(_), Some(_)) => {
+            problem(
+                problems,
+                "stream",
+                "a source is either a stream or a file, not both".into(),
+            );
+            return None;
+        }
+        (None, None) => {
+            problem(
+                problems,
+                "stream",
+                "a source needs `stream: {..}` or `file: { uri: .. }`".into(),
+            );
+            return None;
+        }
+        (Some(stream), None) => {
+            if stream.partitions == 0 || stream.partitions > 1024 {
+                problem(
+                    problems,
+                    "stream.partitions",
+                    format!("{} partitions: use 1 to 1024", stream.partitions),
+                );
+            }
+            let Some(schema) = source.schema.clone() else {
+                problem(
+                    problems,
+                    "schema",
+                    "a stream source must declare its schema".into(),
+                );
+                return None;
+            };
+            Relation {
+                kind: RelationKind::Stream,
+                schema,
+                event_time: None,
+            }
+        }
+        (None, Some(file)) => {
+            let location = match resolve_uri(&file.uri, base_dir) {
+                Ok(location) => location,
+                Err(message) => {
+                    problem(problems, "file.uri", message);
+                    return None;
+                }
+            };
+            let format = match file.format.or_else(|| format_from_extension(&file.uri)) {
+                Some(format) => format,
+                None => {
+                    problem(
+                        problems,
+                        "file.format",
+                        format!("cannot tell the format of '{}' from its extension; set format: parquet, csv or json", file.uri),
+                    );
+                    return None;
+                }
+            };
+            let schema = match (&location, &source.schema) {
+                (FileLocation::Local(path), declared) => {
+                    file.uri = format!("file://{}", path.display());
+                    match infer_schema(path, format).await {
+                        Ok(inferred) => match declared {
+                            Some(declared) => {
+                                check_declared_against_file(declared, &inferred, problems, &name)
+                            }
+                            None => inferred_columns(&inferred, problems, &name),
+                        },
+                        Err(message) => {
+                            problem(problems, "file.uri", message);
+                            return None;
+                        }
+                    }
+                }
+                (FileLocation::ObjectStore, Some(declared)) => declared.clone(),
+                (FileLocation::ObjectStore, None) => {
+                    problem(
+                        problems,
+                        "schema",
+                        "an s3:// file source must declare its schema".into(),
+                    );
+                    return None;
+                }
+            };
+            Relation {
+                kind: RelationKind::File,
+                schema,
+                event_time: None,
+            }
+        }
+    };
+    let mut relation = relation;
+    match &source.event_time {
+        Some(column) => match relation.schema.get(column) {
+            Some(ColumnType::Timestamp) => relation.event_time = Some(column.clone()),
+            Some(other) => problem(
+                problems,
+                "event_time",
+                format!("column '{column}' is {other}; the event-time column must be a timestamp"),
+            ),
+            None => problem(
+                problems,
+                "event_time",
+                format!("column '{column}' is not in the schema"),
+            ),
+        },
+        None if relation.kind == RelationKind::Stream => problem(
+            problems,
+            "event_time",
+            "a stream source must name its event-time column".into(),
+        ),
+        None => {}
+    }
+    Some(relation)
+}
+
+fn resolve_uri(uri: &str, base_dir: &Path) -> Result<FileLocation, String> {
+    if let Some(path) = uri.strip_prefix("file://") {
+        if path.is_empty() {
+            return Err(format!("'{uri}' names no file"));
+        }
+        return Ok(FileLocation::Local(base_dir.join(path)));
+    }
+    if let Some(rest) = uri.strip_prefix("s3://") {
+        return match rest.split_once('/') {
+            Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => {
+                Ok(FileLocation::ObjectStore)
+            }
+            _ => Err(format!("'{uri}' must be s3://bucket/key")),
+        };
+    }
+    Err(format!(
+        "unsupported URI '{uri}': use file://PATH or s3://BUCKET/KEY"
+    ))
+}
+
+fn format_from_extension(uri: &str) -> Option<FileFormat> {
+    let extension = uri.rsplit('.').next()?.to_ascii_lowercase();
+    match extension.as_str() {
+        "parquet" => Some(FileFormat::Parquet),
+        "csv" => Some(FileFormat::Csv),
+        "json" | "jsonl" | "ndjson" => Some(FileFormat::Json),
+        _ => None,
+    }
+}
+
+async fn infer_schema(path: &Path, format: FileFormat) -> Result<arrow::datatypes::Schema, String> {
+    if !path.is_file() {
+        return Err(format!("file {} does not exist", path.display()));
+    }
+    let ctx = SessionContext::new();
+    let path_text = path.display().to_string();
+    let extension = path
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    let frame = match format {
+        FileFormat::Parquet => {
+            ctx.read_parquet(
+                &path_text,
+                ParquetReadOptions::default().file_extension(&extension),
+            )
+            .await
+        }
+        FileFormat::Csv => {
+            ctx.read_csv(&path_text, CsvReadOptions::new().file_extension(&extension))
+                .await
+        }
+        FileFormat::Json => {
+            ctx.read_json(
+                &path_text,
+                JsonReadOptions::default().file_extension(&extension),
+            )
+            .await
+        }
+    };
+    frame
+        .map(|frame| frame.schema().as_arrow().clone())
+        .map_err(|e| format!("cannot read {}: {}", path.display(), e.strip_backtrace()))
+}
+
+fn inferred_columns(
+    schema: &arrow::datatypes::Schema,
+    problems: &mut Problems,
+    name: &str,
+) -> ColumnSchema {
+    let (columns, unsupported) = ColumnSchema::from_arrow(schema);
+    if !unsupported.is_empty() {
+        problems.add(
+            Kind::Source,
+            name,
+            "schema",
+            format!(
+                "the file has columns of types Freshet cannot use: {}; declare a schema with the columns you need",
+                unsupported.join(", ")
+            ),
+        );
+    }
+    columns
+}
+
+fn check_declared_against_file(
+    declared: &ColumnSchema,
+    file_schema: &arrow::datatypes::Schema,
+    problems: &mut Problems,
+    name: &str,
+) -> ColumnSchema {
+    let (in_file, _) = ColumnSchema::from_arrow(file_schema);
+    for (column, column_type) in &declared.columns {
+        match in_file.get(column) {
+            None => problems.add(
+                Kind::Source,
+                name,
+                &format!("schema.{column}"),
+                format!("the file has no column '{column}'"),
+            ),
+            Some(found)
+                if found != *column_type && !(found.is_numeric() && column_type.is_numeric()) =>
+            {
+                problems.add(
+                    Kind::Source,
+                    name,
+                    &format!("schema.{column}"),
+                    format!("declared {column_type}, but the file holds {found}"),
+                )
+            }
+            Some(_) => {}
+        }
+    }
+    declared.clone()
+}

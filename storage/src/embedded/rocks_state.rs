@@ -1,0 +1,73 @@
+//! [`RocksStateStore`]: the embedded [`StateStore`] on RocksDB.
+
+use std::path::Path;
+
+use rocksdb::{ColumnFamily, Direction, IteratorMode, Options, WriteOptions, DB};
+
+use crate::state::{column_family, StateStore, WriteBatch, WriteOp};
+use crate::{Result, StorageError};
+
+/// Operator state, source positions, counters and the registry in one RocksDB
+/// database, one column family each, so a write batch spans them atomically.
+pub struct RocksStateStore {
+    db: DB,
+}
+
+impl RocksStateStore {
+    /// Opens (or creates) the store in `dir`.
+    pub fn open(dir: impl AsRef<Path>) -> Result<RocksStateStore> {
+        let mut options = Options::default();
+        options.create_if_missing(true);
+        options.create_missing_column_families(true);
+        options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        let db = DB::open_cf(&options, dir.as_ref(), column_family::ALL)?;
+        Ok(RocksStateStore { db })
+    }
+
+    fn handle(&self, name: &str) -> Result<&ColumnFamily> {
+        self.db
+            .cf_handle(name)
+            .ok_or_else(|| StorageError::UnknownColumnFamily(name.to_string()))
+    }
+}
+
+impl StateStore for RocksStateStore {
+    fn get(&self, column_family: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get_cf(self.handle(column_family)?, key)?)
+    }
+
+    fn scan_prefix(&self, column_family: &str, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let handle = self.handle(column_family)?;
+        let mut out = Vec::new();
+        for entry in self
+            .db
+            .iterator_cf(handle, IteratorMode::From(prefix, Direction::Forward))
+        {
+            let (key, value) = entry?;
+            if !key.starts_with(prefix) {
+                break;
+            }
+            out.push((key.into_vec(), value.into_vec()));
+        }
+        Ok(out)
+    }
+
+    fn write(&self, batch: WriteBatch) -> Result<()> {
+        let mut rocks_batch = rocksdb::WriteBatch::default();
+        for op in batch.ops() {
+            match op {
+                WriteOp::Put {
+                    column_family,
+                    key,
+                    value,
+                } => rocks_batch.put_cf(self.handle(column_family)?, key, value),
+                WriteOp::Delete { column_family, key } => {
+                    rocks_batch.delete_cf(self.handle(column_family)?, key)
+                }
+            }
+        }
+        let mut options = WriteOptions::default();
+        options.set_sync(true);
+        Ok(self.db.write_opt(rocks_batch, &options)?)
+    }
+}
