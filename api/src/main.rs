@@ -1,1 +1,51 @@
-fn main() {}
+//! The `freshet` binary: the server and its command-line client.
+
+use std::io::IsTerminal;
+
+use anyhow::Context;
+use clap::Parser;
+use freshet_api::cli::{self, Cli, Command};
+use freshet_api::server::{self, ServeConfig};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve {
+            config,
+            data_dir,
+            listen,
+            apply,
+        } => {
+            let config = ServeConfig::resolve(config.as_deref(), data_dir, listen, apply)?;
+            server::serve(config, server::shutdown_signal())
+                .await
+                .context("freshet serve")?;
+        }
+        Command::Apply {
+            file,
+            dry_run,
+            client,
+        } => cli::apply(&file, dry_run, &client).await?,
+        Command::Ingest { args, client } => cli::ingest(&args, &client).await?,
+        Command::Status { client } => cli::status(&client).await?,
+    }
+    Ok(())
+}

@@ -155,7 +155,9 @@ fn resolve_uri(uri: &str, base_dir: &Path) -> Result<FileLocation, String> {
         if path.is_empty() {
             return Err(format!("'{uri}' names no file"));
         }
-        return Ok(FileLocation::Local(base_dir.join(path)));
+        let joined = base_dir.join(path);
+        let absolute = std::path::absolute(&joined).unwrap_or(joined);
+        return Ok(FileLocation::Local(absolute));
     }
     if let Some(rest) = uri.strip_prefix("s3://") {
         return match rest.split_once('/') {

@@ -83,6 +83,9 @@ pub trait EventLog: Send + Sync {
         max_rows: usize,
     ) -> Result<Vec<LogBatch>>;
 
+    /// How many rows have been acknowledged in the partition since it was created.
+    async fn row_count(&self, topic: &str, partition: u32) -> Result<u64>;
+
     /// The position after the last acknowledged row of the partition.
     async fn head(&self, topic: &str, partition: u32) -> Result<Position>;
 

@@ -237,12 +237,21 @@ impl EventLog for SegmentLog {
             .collect())
     }
 
+    async fn row_count(&self, topic: &str, partition: u32) -> Result<u64> {
+        Ok(self.partition(topic, partition)?.head())
+    }
+
     async fn head(&self, topic: &str, partition: u32) -> Result<Position> {
         Ok(row_position(self.partition(topic, partition)?.head()))
     }
 
     async fn wait_beyond(&self, topic: &str, partition: u32, after: Position) -> Result<Position> {
-        let (_, after_offset) = after.parts();
+        let (major, after_offset) = after.parts();
+        if major != 0 {
+            return Err(StorageError::InvalidArgument(format!(
+                "position {after} does not belong to the segment log"
+            )));
+        }
         let mut head = self.partition(topic, partition)?.watch_head();
         let head = head
             .wait_for(|head| *head > after_offset)

@@ -396,6 +396,15 @@ fn scan_segment(
         file.read_exact_at(&mut payload, pos + HEADER_LEN as u64)
             .map_err(|e| StorageError::io(path, e))?;
         if !header.checks(&payload) {
+            if pos + header.frame_len() < len {
+                // Later bytes follow it, so this is not a write torn by a crash:
+                // acknowledged data rotted.
+                return Err(StorageError::Corrupt {
+                    path: path.to_path_buf(),
+                    byte_offset: pos,
+                    reason: "frame checksum mismatch with frames after it".into(),
+                });
+            }
             return Ok((pos, offset, Some("frame checksum mismatch".into())));
         }
         if header.base_offset != offset || header.rows == 0 {

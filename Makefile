@@ -1,0 +1,17 @@
+# The two commands of README.md. Both install what a fresh machine lacks first.
+
+EXAMPLE ?= examples/ecommerce/definitions.yaml
+
+.PHONY: run test setup
+
+setup:
+	bash .ci/setup
+
+## Start the server on the embedded defaults (./freshet-data, 127.0.0.1:50051) with the example applied.
+run: setup
+	cargo run --release --bin freshet -- serve --apply $(EXAMPLE)
+
+## Run every test of the workspace.
+test: setup
+	cargo test --workspace --all-targets
+	cargo test --workspace --doc

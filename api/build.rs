@@ -1,0 +1,10 @@
+//! Compiles the gRPC protos with a vendored protoc, so a build needs no system protoc.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let protoc = protoc_bin_vendored::protoc_bin_path()?;
+    // SAFETY: build scripts are single-threaded; nothing else reads the environment concurrently.
+    unsafe { std::env::set_var("PROTOC", protoc) };
+    tonic_prost_build::configure()
+        .compile_protos(&["proto/freshet/v1/feature_store.proto"], &["proto"])?;
+    Ok(())
+}

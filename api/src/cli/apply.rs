@@ -1,0 +1,76 @@
+//! `freshet apply -f FILE [--dry-run]`.
+
+use std::path::Path;
+
+use super::{connect, ClientArgs};
+use crate::proto::{self, ChangeAction};
+use crate::{ApiError, Result};
+
+/// Sends the file to the server and prints the plan.
+pub async fn apply(file: &Path, dry_run: bool, client: &ClientArgs) -> Result<()> {
+    let definitions = std::fs::read_to_string(file).map_err(|e| ApiError::File {
+        path: file.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let base_dir = std::path::absolute(file.parent().unwrap_or(Path::new("."))).map_err(|e| {
+        ApiError::File {
+            path: file.display().to_string(),
+            reason: e.to_string(),
+        }
+    })?;
+    let response = connect(client)
+        .await?
+        .apply(proto::ApplyRequest {
+            definitions,
+            file_name: file.display().to_string(),
+            base_dir: base_dir.display().to_string(),
+            dry_run,
+        })
+        .await?
+        .into_inner();
+    if client.json {
+        let changes: Vec<_> = response.changes.iter().map(change_json).collect();
+        println!(
+            "{}",
+            serde_json::json!({ "dry_run": response.dry_run, "changes": changes })
+        );
+        return Ok(());
+    }
+    if response.dry_run {
+        println!("Plan (dry run, nothing stored):");
+    }
+    for change in &response.changes {
+        println!("  {}", describe(change));
+    }
+    Ok(())
+}
+
+fn action_name(change: &proto::PlannedChange) -> &'static str {
+    match ChangeAction::try_from(change.action) {
+        Ok(ChangeAction::Created) => "created",
+        Ok(ChangeAction::NewVersion) => "new_version",
+        Ok(ChangeAction::Unchanged) => "unchanged",
+        _ => "unknown",
+    }
+}
+
+fn change_json(change: &proto::PlannedChange) -> serde_json::Value {
+    serde_json::json!({
+        "kind": change.kind,
+        "name": change.name,
+        "version": change.version,
+        "action": action_name(change),
+        "previous_version": (change.previous_version > 0).then_some(change.previous_version),
+    })
+}
+
+fn describe(change: &proto::PlannedChange) -> String {
+    let object = format!("{} {}", change.kind, change.name);
+    match ChangeAction::try_from(change.action) {
+        Ok(ChangeAction::NewVersion) => format!(
+            "{object:<40} new version v{} (was v{})",
+            change.version, change.previous_version
+        ),
+        _ => format!("{object:<40} {} v{}", action_name(change), change.version),
+    }
+}

@@ -1,0 +1,94 @@
+//! The Freshet server: opens the configured storage, hosts the gRPC service and
+//! shuts down cleanly on SIGINT or SIGTERM.
+
+mod config;
+mod service;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use freshet_engine::ingest::Ingestor;
+use freshet_sql::load::read_definitions;
+use freshet_sql::registry::Registry;
+use freshet_storage::embedded::{RocksStateStore, SegmentLog};
+use freshet_storage::log::EventLog;
+use freshet_storage::state::StateStore;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tracing::info;
+
+pub use config::ServeConfig;
+pub use service::FeatureStoreService;
+
+use crate::proto::feature_store_server::FeatureStoreServer;
+use crate::{ApiError, Result};
+
+/// Largest request the server accepts.
+pub const MAX_REQUEST_BYTES: usize = 64 << 20;
+
+/// Runs the server until `shutdown` resolves, then flushes and closes storage.
+/// Prints `freshet listening on ADDR` on stdout once it accepts connections.
+pub async fn serve(
+    config: ServeConfig,
+    shutdown: impl std::future::Future<Output = ()> + Send,
+) -> Result<()> {
+    let data_dir = &config.data_dir;
+    std::fs::create_dir_all(data_dir).map_err(|e| ApiError::File {
+        path: data_dir.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let log: Arc<dyn EventLog> = Arc::new(SegmentLog::open(data_dir.join("log"))?);
+    let state: Arc<dyn StateStore> = Arc::new(RocksStateStore::open(data_dir.join("state"))?);
+    let service = FeatureStoreService::new(Registry::new(state.clone()), Ingestor::new(log, state));
+    service.prepare_sources().await?;
+    if let Some(path) = &config.apply {
+        apply_at_start(&service, path).await?;
+    }
+
+    let listener = TcpListener::bind(&config.listen)
+        .await
+        .map_err(|e| ApiError::Config(format!("cannot listen on {}: {e}", config.listen)))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| ApiError::Config(format!("listener address: {e}")))?;
+    info!(%address, data_dir = %data_dir.display(), "serving");
+    println!("freshet listening on {address}");
+    tonic::transport::Server::builder()
+        .add_service(
+            FeatureStoreServer::new(service)
+                .max_decoding_message_size(MAX_REQUEST_BYTES)
+                .max_encoding_message_size(MAX_REQUEST_BYTES),
+        )
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await?;
+    info!("stopped; storage closed");
+    Ok(())
+}
+
+async fn apply_at_start(service: &FeatureStoreService, path: &Path) -> Result<()> {
+    let definitions = read_definitions(path)?;
+    let base_dir = std::path::absolute(path.parent().unwrap_or(Path::new("."))).map_err(|e| {
+        ApiError::File {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        }
+    })?;
+    let plan = service
+        .apply_definitions(&definitions, &path.display().to_string(), &base_dir, false)
+        .await?;
+    for change in &plan.changes {
+        info!(kind = change.kind.name(), name = %change.name, version = change.version, action = ?change.change, "applied at start");
+    }
+    Ok(())
+}
+
+/// Resolves when the process receives SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = interrupt => info!(signal = "SIGINT", "shutting down"),
+        _ = terminate.recv() => info!(signal = "SIGTERM", "shutting down"),
+    }
+}

@@ -1,0 +1,234 @@
+//! [`FeatureStoreService`]: the `freshet.v1.FeatureStore` gRPC service, a thin layer
+//! that turns requests into registry and engine calls and their results into
+//! responses.
+
+use std::path::Path;
+
+use freshet_engine::ingest::{IngestOptions, IngestReport, Ingestor, PayloadFormat, RowError};
+use freshet_sql::load::parse_definitions;
+use freshet_sql::model::{Definitions, Source};
+use freshet_sql::registry::{Change, Plan, Registry};
+use prost::Message;
+use tonic::{Code, Request, Response, Status};
+use tracing::warn;
+
+use crate::proto::{self, feature_store_server::FeatureStore};
+use crate::Result;
+
+/// The gRPC service over one registry and one ingestor.
+pub struct FeatureStoreService {
+    registry: Registry,
+    ingestor: Ingestor,
+}
+
+impl FeatureStoreService {
+    /// A service over `registry` and `ingestor`.
+    pub fn new(registry: Registry, ingestor: Ingestor) -> Self {
+        FeatureStoreService { registry, ingestor }
+    }
+
+    /// Creates the log topics of every active stream source.
+    pub async fn prepare_sources(&self) -> Result<()> {
+        for source in self.registry.active_definitions()?.sources {
+            self.ingestor.prepare(&source).await?;
+        }
+        Ok(())
+    }
+
+    /// Applies definitions and prepares the sources they create or change.
+    pub async fn apply_definitions(
+        &self,
+        definitions: &Definitions,
+        file: &str,
+        base_dir: &Path,
+        dry_run: bool,
+    ) -> Result<Plan> {
+        let (plan, _catalog) = self
+            .registry
+            .apply(definitions, file, base_dir, dry_run)
+            .await?;
+        if !dry_run {
+            self.prepare_sources().await?;
+        }
+        Ok(plan)
+    }
+}
+
+fn change_to_proto(change: &freshet_sql::registry::PlannedChange) -> proto::PlannedChange {
+    let (action, previous_version) = match change.change {
+        Change::Created => (proto::ChangeAction::Created, 0),
+        Change::NewVersion { previous } => (proto::ChangeAction::NewVersion, previous),
+        Change::Unchanged => (proto::ChangeAction::Unchanged, 0),
+    };
+    proto::PlannedChange {
+        kind: change.kind.name().to_string(),
+        name: change.name.clone(),
+        version: change.version,
+        action: action as i32,
+        previous_version,
+    }
+}
+
+fn row_error_to_proto(error: &RowError) -> proto::RowError {
+    proto::RowError {
+        row: error.row,
+        column: error.column.clone().unwrap_or_default(),
+        reason: error.reason.clone(),
+    }
+}
+
+fn report_to_proto(report: &IngestReport) -> proto::IngestResponse {
+    proto::IngestResponse {
+        accepted: report.accepted,
+        rejected: report.rejected,
+        errors: report.errors.iter().map(row_error_to_proto).collect(),
+        first_position: report.ack.map(|a| a.first.to_string()).unwrap_or_default(),
+        next_position: report.ack.map(|a| a.next.to_string()).unwrap_or_default(),
+    }
+}
+
+/// The status for a refused request: a summary naming the first problems, with the
+/// full [`proto::IngestResponse`] in the details.
+fn refused(source: &str, report: &IngestReport) -> Status {
+    const SHOWN: usize = 5;
+    let mut message = format!(
+        "ingest into '{source}' refused: {} problem(s) in {} row(s); nothing was written",
+        report.errors.len(),
+        report.rejected
+    );
+    for error in report.errors.iter().take(SHOWN) {
+        match &error.column {
+            Some(column) => message.push_str(&format!(
+                "\n  row {}, column '{column}': {}",
+                error.row, error.reason
+            )),
+            None => message.push_str(&format!("\n  row {}: {}", error.row, error.reason)),
+        }
+    }
+    if report.errors.len() > SHOWN {
+        message.push_str(&format!("\n  ... and {} more", report.errors.len() - SHOWN));
+    }
+    Status::with_details(
+        Code::InvalidArgument,
+        message,
+        report_to_proto(report).encode_to_vec().into(),
+    )
+}
+
+fn payload_format(value: i32) -> std::result::Result<PayloadFormat, Status> {
+    match proto::PayloadFormat::try_from(value) {
+        Ok(proto::PayloadFormat::JsonLines) => Ok(PayloadFormat::JsonLines),
+        Ok(proto::PayloadFormat::Csv) => Ok(PayloadFormat::Csv),
+        Ok(proto::PayloadFormat::ArrowIpc) => Ok(PayloadFormat::ArrowIpc),
+        _ => Err(Status::invalid_argument(format!(
+            "format {value} is not one of JSON_LINES, CSV, ARROW_IPC"
+        ))),
+    }
+}
+
+#[tonic::async_trait]
+impl FeatureStore for FeatureStoreService {
+    async fn apply(
+        &self,
+        request: Request<proto::ApplyRequest>,
+    ) -> std::result::Result<Response<proto::ApplyResponse>, Status> {
+        let request = request.into_inner();
+        let file = if request.file_name.is_empty() {
+            "<request>".to_string()
+        } else {
+            request.file_name
+        };
+        let definitions =
+            parse_definitions(&request.definitions, &file).map_err(crate::ApiError::from)?;
+        let base_dir = if request.base_dir.is_empty() {
+            "."
+        } else {
+            &request.base_dir
+        };
+        let plan = self
+            .apply_definitions(&definitions, &file, Path::new(base_dir), request.dry_run)
+            .await?;
+        Ok(Response::new(proto::ApplyResponse {
+            changes: plan.changes.iter().map(change_to_proto).collect(),
+            dry_run: request.dry_run,
+        }))
+    }
+
+    async fn ingest(
+        &self,
+        request: Request<proto::IngestRequest>,
+    ) -> std::result::Result<Response<proto::IngestResponse>, Status> {
+        let request = request.into_inner();
+        let format = payload_format(request.format)?;
+        let source = self
+            .registry
+            .resolve::<Source>(&request.source)
+            .map_err(crate::ApiError::from)?
+            .object;
+        let options = IngestOptions {
+            skip_bad_rows: request.skip_bad_rows,
+            validate_only: request.validate_only,
+        };
+        let report = self
+            .ingestor
+            .ingest(&source, format, &request.data, options)
+            .await
+            .map_err(crate::ApiError::from)?;
+        if report.batch_rejected {
+            warn!(source = %source.name, rows = report.rejected, "ingest refused");
+            return Err(refused(&source.name, &report));
+        }
+        Ok(Response::new(report_to_proto(&report)))
+    }
+
+    async fn get_status(
+        &self,
+        _request: Request<proto::GetStatusRequest>,
+    ) -> std::result::Result<Response<proto::GetStatusResponse>, Status> {
+        let mut sources = Vec::new();
+        for source in self
+            .registry
+            .active_definitions()
+            .map_err(crate::ApiError::from)?
+            .sources
+        {
+            let version = self
+                .registry
+                .active_version(freshet_sql::model::Kind::Source, &source.name)
+                .map_err(crate::ApiError::from)?
+                .unwrap_or_default();
+            let mut status = proto::SourceStatus {
+                name: source.name.clone(),
+                version,
+                kind: if source.stream.is_some() {
+                    "stream"
+                } else {
+                    "file"
+                }
+                .to_string(),
+                ..Default::default()
+            };
+            if source.stream.is_some() {
+                let found = self
+                    .ingestor
+                    .status(&source)
+                    .await
+                    .map_err(crate::ApiError::from)?;
+                status.partitions = found
+                    .heads
+                    .iter()
+                    .enumerate()
+                    .map(|(partition, head)| proto::PartitionStatus {
+                        partition: partition as u32,
+                        head: head.to_string(),
+                    })
+                    .collect();
+                status.events_accepted = found.accepted;
+                status.events_rejected = found.rejected;
+                status.events_rejected_kept = found.rejected_kept;
+            }
+            sources.push(status);
+        }
+        Ok(Response::new(proto::GetStatusResponse { sources }))
+    }
+}

@@ -1,0 +1,93 @@
+//! Starting and stopping the real `freshet` binary for end-to-end tests.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use freshet_api::proto::feature_store_client::FeatureStoreClient;
+
+/// A running `freshet serve`, killed when dropped.
+pub struct Server {
+    child: Child,
+    /// `http://ADDR` of its gRPC endpoint.
+    pub url: String,
+}
+
+/// The path of the binary under test.
+pub fn freshet() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_freshet"))
+}
+
+impl Server {
+    /// Starts the server on a free loopback port over `data_dir`, and waits for the
+    /// line that says it listens.
+    pub fn start(data_dir: &Path) -> Server {
+        let mut child = Command::new(freshet())
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start freshet serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("read the listening line");
+        let address = line
+            .trim()
+            .strip_prefix("freshet listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_string();
+        Server {
+            child,
+            url: format!("http://{address}"),
+        }
+    }
+
+    /// A gRPC client of this server.
+    pub async fn client(&self) -> FeatureStoreClient<tonic::transport::Channel> {
+        FeatureStoreClient::connect(self.url.clone())
+            .await
+            .expect("connect")
+            .max_decoding_message_size(64 << 20)
+            .max_encoding_message_size(64 << 20)
+    }
+
+    /// Runs a client subcommand of the binary against this server.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(freshet())
+            .args(args)
+            .args(["--server", &self.url])
+            .output()
+            .expect("run freshet")
+    }
+
+    /// Stops the server with SIGTERM and checks it exits cleanly.
+    pub fn stop(mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("send SIGTERM");
+        assert!(status.success());
+        let exit = self.child.wait().expect("wait for server");
+        assert!(exit.success(), "server exited with {exit}");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Standard output of a successful command, as text.
+pub fn stdout_of(output: Output) -> String {
+    assert!(
+        output.status.success(),
+        "command failed: {}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8 output")
+}

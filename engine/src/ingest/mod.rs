@@ -1,0 +1,241 @@
+//! Ingest: events arrive for a stream source, are decoded and validated against the
+//! source's schema ([`decode`]), and the valid rows are appended to the source's
+//! log topic. Refused rows either refuse the whole request (the default) or, on
+//! request, go to the source's rejected-events topic; either way they are counted.
+
+mod cell;
+mod decode;
+mod rejected;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use freshet_sql::model::Source;
+use freshet_sql::types::ColumnSchema;
+use freshet_storage::log::{AppendAck, EventLog, Position};
+use freshet_storage::state::{column_family::COUNTERS, StateStore, WriteBatch};
+use tracing::{debug, info};
+
+pub use cell::parse_timestamp;
+pub use decode::{decode, Decoded, PayloadFormat, RowError};
+
+use crate::{EngineError, Result};
+
+/// How an ingest request treats rows that do not fit the schema.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IngestOptions {
+    /// Keep the good rows and move the bad ones to the rejected-events topic,
+    /// instead of refusing the whole request.
+    pub skip_bad_rows: bool,
+    /// Decode and validate only; write and count nothing.
+    pub validate_only: bool,
+}
+
+/// What became of an ingest request.
+#[derive(Debug, Clone)]
+pub struct IngestReport {
+    /// Rows appended to the source's topic.
+    pub accepted: u64,
+    /// Rows refused.
+    pub rejected: u64,
+    /// Whether the request was refused as a whole (no row was written).
+    pub batch_rejected: bool,
+    /// Every problem found, by row.
+    pub errors: Vec<RowError>,
+    /// Where the accepted rows went, if any were written.
+    pub ack: Option<AppendAck>,
+}
+
+/// A stream source's ingest status, all derived from durable state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceStatus {
+    /// Each partition's head position.
+    pub heads: Vec<Position>,
+    /// Rows in the source's topic.
+    pub accepted: u64,
+    /// Rows ever refused, whether the request was refused whole or the rows were kept.
+    pub rejected: u64,
+    /// Refused rows kept in the rejected-events topic.
+    pub rejected_kept: u64,
+}
+
+/// The stream-specific parts of a source definition.
+struct StreamTarget<'a> {
+    topic: String,
+    partitions: u32,
+    schema: &'a ColumnSchema,
+    event_time: &'a str,
+}
+
+fn stream_target(source: &Source) -> Result<StreamTarget<'_>> {
+    let not_a_stream = |reason: &str| EngineError::NotAStream {
+        source_name: source.name.clone(),
+        reason: reason.to_string(),
+    };
+    let stream = source
+        .stream
+        .as_ref()
+        .ok_or_else(|| not_a_stream("is a file source; only stream sources take events"))?;
+    Ok(StreamTarget {
+        topic: stream.topic.clone().unwrap_or_else(|| source.name.clone()),
+        partitions: stream.partitions,
+        schema: source
+            .schema
+            .as_ref()
+            .ok_or_else(|| not_a_stream("has no schema"))?,
+        event_time: source
+            .event_time
+            .as_deref()
+            .ok_or_else(|| not_a_stream("has no event time"))?,
+    })
+}
+
+/// The name of the topic that keeps a source topic's refused rows.
+pub fn rejected_topic(topic: &str) -> String {
+    format!("{topic}.rejected")
+}
+
+fn rejected_counter_key(source: &str) -> Vec<u8> {
+    format!("rejected/{source}").into_bytes()
+}
+
+/// Turns requests into log appends.
+pub struct Ingestor {
+    log: Arc<dyn EventLog>,
+    state: Arc<dyn StateStore>,
+    counter_lock: tokio::sync::Mutex<()>,
+    next_partition: AtomicU32,
+}
+
+impl Ingestor {
+    /// An ingestor writing to `log`, counting in `state`.
+    pub fn new(log: Arc<dyn EventLog>, state: Arc<dyn StateStore>) -> Self {
+        Ingestor {
+            log,
+            state,
+            counter_lock: tokio::sync::Mutex::new(()),
+            next_partition: AtomicU32::new(0),
+        }
+    }
+
+    /// Creates the topics a stream source needs; file sources need none.
+    pub async fn prepare(&self, source: &Source) -> Result<()> {
+        if source.stream.is_none() {
+            return Ok(());
+        }
+        let target = stream_target(source)?;
+        self.log
+            .ensure_topic(&target.topic, target.partitions)
+            .await?;
+        self.log
+            .ensure_topic(&rejected_topic(&target.topic), 1)
+            .await?;
+        Ok(())
+    }
+
+    /// Decodes `data`, then appends the valid rows to the source's topic (one durable
+    /// append), unless a row is bad and `options.skip_bad_rows` is off, in which case
+    /// nothing is written.
+    pub async fn ingest(
+        &self,
+        source: &Source,
+        format: PayloadFormat,
+        data: &[u8],
+        options: IngestOptions,
+    ) -> Result<IngestReport> {
+        let target = stream_target(source)?;
+        let decoded = decode(format, data, target.schema, target.event_time)?;
+        let bad = decoded.bad_rows.len() as u64;
+        if options.validate_only {
+            let refused = bad > 0 && !options.skip_bad_rows;
+            return Ok(IngestReport {
+                accepted: if refused {
+                    0
+                } else {
+                    decoded.valid.num_rows() as u64
+                },
+                rejected: if refused { decoded.total_rows } else { bad },
+                batch_rejected: refused,
+                errors: decoded.errors,
+                ack: None,
+            });
+        }
+        if bad > 0 && !options.skip_bad_rows {
+            self.count_rejected(&source.name, decoded.total_rows)
+                .await?;
+            info!(source = %source.name, rows = decoded.total_rows, bad, "ingest request refused");
+            return Ok(IngestReport {
+                accepted: 0,
+                rejected: decoded.total_rows,
+                batch_rejected: true,
+                errors: decoded.errors,
+                ack: None,
+            });
+        }
+        if bad > 0 {
+            let batch = rejected::rejected_rows(&decoded)?;
+            self.log
+                .append(&rejected_topic(&target.topic), 0, batch)
+                .await?;
+            self.count_rejected(&source.name, bad).await?;
+        }
+        let accepted = decoded.valid.num_rows() as u64;
+        let ack = if accepted > 0 {
+            let partition = self.next_partition.fetch_add(1, Ordering::Relaxed) % target.partitions;
+            let ack = self
+                .log
+                .append(&target.topic, partition, decoded.valid)
+                .await?;
+            debug!(source = %source.name, partition, rows = accepted, next = %ack.next, "appended");
+            Some(ack)
+        } else {
+            None
+        };
+        Ok(IngestReport {
+            accepted,
+            rejected: bad,
+            batch_rejected: false,
+            errors: decoded.errors,
+            ack,
+        })
+    }
+
+    async fn count_rejected(&self, source: &str, rows: u64) -> Result<()> {
+        let _serialised = self.counter_lock.lock().await;
+        let key = rejected_counter_key(source);
+        let total = self.rejected_count(source)? + rows;
+        let mut batch = WriteBatch::new();
+        batch.put(COUNTERS, key, total.to_be_bytes().to_vec());
+        self.state.write(batch)?;
+        Ok(())
+    }
+
+    fn rejected_count(&self, source: &str) -> Result<u64> {
+        Ok(self
+            .state
+            .get(COUNTERS, &rejected_counter_key(source))?
+            .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0))
+    }
+
+    /// The source's heads and counts.
+    pub async fn status(&self, source: &Source) -> Result<SourceStatus> {
+        let target = stream_target(source)?;
+        let mut heads = Vec::new();
+        let mut accepted = 0;
+        for partition in 0..target.partitions {
+            heads.push(self.log.head(&target.topic, partition).await?);
+            accepted += self.log.row_count(&target.topic, partition).await?;
+        }
+        Ok(SourceStatus {
+            heads,
+            accepted,
+            rejected: self.rejected_count(&source.name)?,
+            rejected_kept: self
+                .log
+                .row_count(&rejected_topic(&target.topic), 0)
+                .await?,
+        })
+    }
+}

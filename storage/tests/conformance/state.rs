@@ -1,0 +1,103 @@
+//! The [`StateStore`] conformance suite.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use freshet_storage::state::{column_family as cf, StateStore, WriteBatch};
+
+/// Opens a backend on a directory.
+pub type Open = fn(&Path) -> Arc<dyn StateStore>;
+
+/// A batch spanning operator state and source positions is applied whole; a later
+/// op wins on the same key; deletes remove.
+pub async fn batch_spans_column_families(open: Open, dir: &Path) {
+    let store = open(dir);
+    let mut batch = WriteBatch::new();
+    batch.put(cf::OPERATOR_STATE, b"user/1".to_vec(), b"10".to_vec());
+    batch.put(cf::OPERATOR_STATE, b"user/2".to_vec(), b"20".to_vec());
+    batch.put(
+        cf::SOURCE_POSITIONS,
+        b"purchases/0".to_vec(),
+        b"0:2".to_vec(),
+    );
+    batch.put(cf::OPERATOR_STATE, b"user/1".to_vec(), b"11".to_vec());
+    store.write(batch).unwrap();
+    assert_eq!(
+        store.get(cf::OPERATOR_STATE, b"user/1").unwrap(),
+        Some(b"11".to_vec())
+    );
+    assert_eq!(
+        store.get(cf::SOURCE_POSITIONS, b"purchases/0").unwrap(),
+        Some(b"0:2".to_vec())
+    );
+    assert_eq!(
+        store.get(cf::REGISTRY, b"user/1").unwrap(),
+        None,
+        "column families are separate"
+    );
+    let mut batch = WriteBatch::new();
+    batch.delete(cf::OPERATOR_STATE, b"user/2".to_vec());
+    store.write(batch).unwrap();
+    assert_eq!(store.get(cf::OPERATOR_STATE, b"user/2").unwrap(), None);
+}
+
+/// A batch that cannot be applied (here: one op names an unknown column family)
+/// leaves nothing of itself behind.
+pub async fn failed_batch_writes_nothing(open: Open, dir: &Path) {
+    let store = open(dir);
+    let mut batch = WriteBatch::new();
+    batch.put(cf::OPERATOR_STATE, b"k".to_vec(), b"v".to_vec());
+    batch.put("no_such_family", b"k".to_vec(), b"v".to_vec());
+    let error = store.write(batch).unwrap_err();
+    assert!(error.to_string().contains("no_such_family"), "{error}");
+    assert_eq!(store.get(cf::OPERATOR_STATE, b"k").unwrap(), None);
+}
+
+/// Writes survive close and reopen, all of a batch together.
+pub async fn durable_across_reopen(open: Open, dir: &Path) {
+    {
+        let store = open(dir);
+        for round in 0..50u32 {
+            let mut batch = WriteBatch::new();
+            batch.put(
+                cf::OPERATOR_STATE,
+                format!("state/{round:03}").into_bytes(),
+                round.to_be_bytes().to_vec(),
+            );
+            batch.put(
+                cf::SOURCE_POSITIONS,
+                b"purchases/0".to_vec(),
+                round.to_be_bytes().to_vec(),
+            );
+            store.write(batch).unwrap();
+        }
+    }
+    let store = open(dir);
+    let state = store.scan_prefix(cf::OPERATOR_STATE, b"state/").unwrap();
+    assert_eq!(state.len(), 50);
+    assert_eq!(
+        store.get(cf::SOURCE_POSITIONS, b"purchases/0").unwrap(),
+        Some(49u32.to_be_bytes().to_vec())
+    );
+}
+
+/// Prefix scans return exactly the matching keys, in key order.
+pub async fn scan_prefix_in_order(open: Open, dir: &Path) {
+    let store = open(dir);
+    let mut batch = WriteBatch::new();
+    for key in ["b/2", "a/1", "b/10", "b/1", "c/1", "b"] {
+        batch.put(
+            cf::REGISTRY,
+            key.as_bytes().to_vec(),
+            key.as_bytes().to_vec(),
+        );
+    }
+    store.write(batch).unwrap();
+    let keys: Vec<String> = store
+        .scan_prefix(cf::REGISTRY, b"b/")
+        .unwrap()
+        .into_iter()
+        .map(|(k, _)| String::from_utf8(k).unwrap())
+        .collect();
+    assert_eq!(keys, vec!["b/1", "b/10", "b/2"]);
+}
