@@ -208,17 +208,17 @@ mod tests {
 
     #[test]
     fn timestamps_in_every_accepted_form_agree() {
-        // 2026-11-21T10:00:00Z is 1_763_719_200 seconds after the epoch.
-        let micros = 1_763_719_200_000_000;
+        // 2026-11-21T10:00:00Z is 1_795_255_200 seconds after the epoch.
+        let micros = 1_795_255_200_000_000;
         assert_eq!(parse_timestamp("2026-11-21T10:00:00Z"), Ok(micros));
         assert_eq!(parse_timestamp("2026-11-21T11:00:00+01:00"), Ok(micros));
         assert_eq!(parse_timestamp("2026-11-21 10:00:00"), Ok(micros));
         assert_eq!(
-            from_text("1763719200000", ColumnType::Timestamp),
+            from_text("1795255200000", ColumnType::Timestamp),
             Ok(Cell::Timestamp(micros))
         );
         assert_eq!(
-            from_json(&serde_json::json!(1763719200000i64), ColumnType::Timestamp),
+            from_json(&serde_json::json!(1795255200000i64), ColumnType::Timestamp),
             Ok(Cell::Timestamp(micros))
         );
         assert!(parse_timestamp("yesterday").is_err());
