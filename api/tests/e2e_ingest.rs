@@ -244,3 +244,121 @@ async fn cli_refuses_a_bad_file_whole() {
         "nothing written: {status}"
     );
 }
+
+/// A Parquet file goes over the wire as Arrow IPC; columns are cast to the source
+/// types (int32 to int64 here), and a value that cannot be cast is a row error.
+#[tokio::test(flavor = "multi_thread")]
+async fn parquet_files_are_ingested_as_arrow() {
+    use std::sync::Arc;
+
+    use arrow::array::{Float64Array, Int32Array, RecordBatch, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    stdout_of(server.cli(&["apply", "-f", &shop_definitions()]));
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("user_id", DataType::Int32, false),
+        Field::new("item_id", DataType::Int32, false),
+        Field::new("amount", DataType::Float64, true),
+        Field::new("ts", DataType::Utf8, true),
+    ]));
+    let rows = 2_500;
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int32Array::from_iter_values(0..rows)),
+            Arc::new(Int32Array::from_iter_values((0..rows).map(|i| i % 2 + 1))),
+            Arc::new(Float64Array::from_iter_values((0..rows).map(f64::from))),
+            Arc::new(StringArray::from_iter_values(
+                (0..rows).map(|_| "2026-11-20T10:00:00"),
+            )),
+        ],
+    )
+    .unwrap();
+    let file = tempfile::Builder::new()
+        .suffix(".parquet")
+        .tempfile()
+        .unwrap();
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(file.reopen().unwrap(), schema, None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+
+    let out = stdout_of(server.cli(&[
+        "ingest",
+        "--source",
+        "purchases",
+        "--batch-rows",
+        "1000",
+        file.path().to_str().unwrap(),
+        "--json",
+    ]));
+    let out: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(out["accepted"], 2_500);
+
+    // A timestamp text that does not parse is refused with its row.
+    let bad = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("user_id", DataType::Int64, false),
+            Field::new("ts", DataType::Utf8, false),
+        ])),
+        vec![
+            Arc::new(arrow::array::Int64Array::from(vec![1, 2])),
+            Arc::new(StringArray::from(vec!["2026-11-20T10:00:00Z", "soon"])),
+        ],
+    )
+    .unwrap();
+    let mut ipc = arrow::ipc::writer::StreamWriter::try_new(Vec::new(), &bad.schema()).unwrap();
+    ipc.write(&bad).unwrap();
+    let request = proto::IngestRequest {
+        source: "purchases".into(),
+        format: PayloadFormat::ArrowIpc as i32,
+        data: ipc.into_inner().unwrap(),
+        skip_bad_rows: false,
+        validate_only: false,
+    };
+    let status = server.client().await.ingest(request).await.unwrap_err();
+    let details = proto::IngestResponse::decode(status.details()).unwrap();
+    let errors: Vec<(u64, &str)> = details
+        .errors
+        .iter()
+        .map(|e| (e.row, e.column.as_str()))
+        .collect();
+    assert_eq!(errors, vec![(1, "ts")]);
+}
+
+/// A bad definitions file is refused at apply, with every problem located, and
+/// nothing is stored.
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_refuses_bad_definitions_with_located_errors() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(data.path());
+    let file = tempfile::Builder::new().suffix(".yaml").tempfile().unwrap();
+    std::fs::write(
+        file.path(),
+        "sources:\n  - name: clicks\n    stream: {}\n    schema: { user_id: int64, ts: timestamp }\n    event_time: ts\n\
+         entities:\n  - { name: user, key: user_id }\n\
+         features:\n  - { name: clicks_1x, entity: user, source: clicks, aggregate: count(*), window: 1x }\n\
+         \x20 - { name: spend, entity: shopper, source: clicks, aggregate: sum(user_id) }\n",
+    )
+    .unwrap();
+    let output = server.cli(&["apply", "-f", file.path().to_str().unwrap()]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let name = file.path().display().to_string();
+    assert!(
+        stderr.contains(&format!(
+            "{name}: feature 'clicks_1x', field 'window': duration '1x' has unknown unit 'x' (use ms, s, m, h, d or w)"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{name}: feature 'spend', field 'entity': unknown entity 'shopper' (known: user)"
+        )),
+        "{stderr}"
+    );
+    let status = stdout_of(server.cli(&["status", "--json"]));
+    assert_eq!(status.trim(), r#"{"sources":[]}"#, "nothing was stored");
+}

@@ -318,10 +318,14 @@ fn decode_arrow(data: &[u8], schema: &ColumnSchema, event_time: &str) -> Result<
             };
             if name == event_time {
                 for row in (0..rows).filter(|row| column.is_null(*row)) {
-                    row_errors
-                        .entry(row)
-                        .or_default()
-                        .push(missing_event_time(first_row + row as u64, event_time));
+                    let problems = row_errors.entry(row).or_default();
+                    // A value that failed its cast is already reported as such.
+                    if !problems
+                        .iter()
+                        .any(|e| e.column.as_deref() == Some(event_time))
+                    {
+                        problems.push(missing_event_time(first_row + row as u64, event_time));
+                    }
                 }
             }
             columns.push(column);
