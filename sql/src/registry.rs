@@ -250,6 +250,7 @@ impl Registry {
             &mut plan,
             &mut batch,
         )?;
+        self.check_pinned_versions(&validated, &plan, file)?;
         if !dry_run && !batch.is_empty() {
             self.store.write(batch)?;
             for change in plan
@@ -261,6 +262,42 @@ impl Registry {
             }
         }
         Ok((plan, catalog))
+    }
+
+    /// Checks that every `feature@vN` a training set pins is stored or is created by
+    /// this apply.
+    fn check_pinned_versions(
+        &self,
+        definitions: &Definitions,
+        plan: &Plan,
+        file: &str,
+    ) -> Result<()> {
+        let mut errors = Vec::new();
+        for training_set in &definitions.training_sets {
+            for reference in &training_set.features {
+                let Ok((name, Some(version))) = parse_reference(reference) else {
+                    continue;
+                };
+                let planned = plan
+                    .changes
+                    .iter()
+                    .any(|c| c.kind == Kind::Feature && c.name == name && c.version == version);
+                if !planned && !self.versions(Kind::Feature, name)?.contains(&version) {
+                    errors.push(crate::error::DefinitionError {
+                        file: file.to_string(),
+                        object: format!("training_set '{}'", training_set.name),
+                        field: "features".into(),
+                        sql_position: None,
+                        message: format!("feature '{name}' has no version v{version}"),
+                    });
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(SqlError::Invalid(errors))
+        }
     }
 
     /// Adds to `plan` and `batch` the change for each object the file names.

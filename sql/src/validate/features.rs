@@ -1,13 +1,14 @@
 //! Checks of what sits on top of the tables: entities, features, labels and
 //! training sets, against the catalog.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::catalog::Catalog;
 use super::problems::Problems;
 use crate::aggregate::Aggregate;
 use crate::duration::parse_duration;
 use crate::model::{Definitions, Entity, Feature, Fill, Kind, Label, TrainingSet};
+use crate::registry::parse_reference;
 use crate::types::ColumnType;
 
 /// Checks entities, features, labels and training sets.
@@ -27,11 +28,17 @@ pub fn check_features(definitions: &Definitions, catalog: &Catalog, problems: &m
             );
         }
     }
+    let defined: BTreeSet<&str> = definitions
+        .sources
+        .iter()
+        .map(|s| s.name.as_str())
+        .chain(definitions.transformations.iter().map(|t| t.name.as_str()))
+        .collect();
     for feature in &definitions.features {
-        check_feature(feature, &entities, catalog, problems);
+        check_feature(feature, &entities, catalog, &defined, problems);
     }
     for label in &definitions.labels {
-        check_label(label, &entities, catalog, problems);
+        check_label(label, &entities, catalog, &defined, problems);
     }
     let features: BTreeMap<&str, &Feature> = definitions
         .features
@@ -56,10 +63,18 @@ fn check_keyed_table<'a>(
     entity: &str,
     entities: &BTreeMap<&str, &'a Entity>,
     catalog: &'a Catalog,
+    defined: &BTreeSet<&str>,
     problems: &mut Problems,
 ) -> Option<&'a super::catalog::Relation> {
     let relation = catalog.relations.get(table);
-    if relation.is_none() {
+    if relation.is_none() && defined.contains(table) {
+        problems.add(
+            kind,
+            name,
+            "source",
+            format!("'{table}' is itself invalid (see its errors)"),
+        );
+    } else if relation.is_none() {
         let known: Vec<&str> = catalog.relations.keys().map(String::as_str).collect();
         problems.add(
             kind,
@@ -104,6 +119,7 @@ fn check_feature(
     feature: &Feature,
     entities: &BTreeMap<&str, &Entity>,
     catalog: &Catalog,
+    defined: &BTreeSet<&str>,
     problems: &mut Problems,
 ) {
     let name = &feature.name;
@@ -114,6 +130,7 @@ fn check_feature(
         &feature.entity,
         entities,
         catalog,
+        defined,
         problems,
     );
     if let Some(window) = &feature.window {
@@ -249,7 +266,12 @@ fn check_default(default: &serde_json::Value, value_type: ColumnType) -> Result<
     if fits {
         Ok(())
     } else {
-        Err(format!("default {default} is not a {value_type}"))
+        let article = if value_type.name().starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
+        Err(format!("default {default} is not {article} {value_type}"))
     }
 }
 
@@ -257,6 +279,7 @@ fn check_label(
     label: &Label,
     entities: &BTreeMap<&str, &Entity>,
     catalog: &Catalog,
+    defined: &BTreeSet<&str>,
     problems: &mut Problems,
 ) {
     let name = &label.name;
@@ -267,6 +290,7 @@ fn check_label(
         &label.entity,
         entities,
         catalog,
+        defined,
         problems,
     ) else {
         return;
@@ -333,10 +357,23 @@ fn check_training_set(
             "list at least one feature",
         );
     }
+    let mut listed = BTreeSet::new();
     for reference in &training_set.features {
-        let feature_name = reference
-            .split_once('@')
-            .map_or(reference.as_str(), |(name, _)| name);
+        let feature_name = match parse_reference(reference) {
+            Ok((feature_name, _)) => feature_name,
+            Err(message) => {
+                problems.add(Kind::TrainingSet, name, "features", message);
+                continue;
+            }
+        };
+        if !listed.insert(feature_name) {
+            problems.add(
+                Kind::TrainingSet,
+                name,
+                "features",
+                format!("feature '{feature_name}' is listed more than once"),
+            );
+        }
         match features.get(feature_name) {
             None => problems.add(
                 Kind::TrainingSet,

@@ -44,6 +44,7 @@ pub async fn check_transformations(
                     .keys()
                     .chain(names.iter())
                     .map(String::as_str)
+                    .filter(|known| *known != name.as_str())
                     .collect();
                 problems.add(
                     Kind::Transformation,
@@ -105,7 +106,7 @@ fn parse<'a>(transformation: &'a Transformation, problems: &mut Problems) -> Opt
                 name,
                 "sql",
                 parser_position(&message),
-                message,
+                parser_message(&message),
             );
             return None;
         }
@@ -154,6 +155,17 @@ fn parser_position(message: &str) -> Option<(u64, u64)> {
     let (line, rest) = rest.split_once(", Column: ")?;
     let column: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
     Some((line.trim().parse().ok()?, column.parse().ok()?))
+}
+
+/// The parser's own words, without the `SQL error: ParserError("..")` wrapping and
+/// the position (reported separately).
+fn parser_message(message: &str) -> String {
+    let inner = message
+        .strip_prefix("SQL error: ParserError(\"")
+        .and_then(|rest| rest.strip_suffix("\")"))
+        .unwrap_or(message);
+    let without_position = inner.rfind(" at Line: ").map_or(inner, |at| &inner[..at]);
+    format!("SQL syntax error: {without_position}")
 }
 
 fn planning_context(catalog: &Catalog) -> SessionContext {
@@ -250,5 +262,5 @@ fn located(error: &DataFusionError) -> (Option<(u64, u64)>, String) {
         .diagnostic()
         .and_then(|diagnostic| diagnostic.span)
         .map(|span| (span.start.line, span.start.column));
-    (position, error.strip_backtrace())
+    (position, error.strip_backtrace().replace('\n', " "))
 }
