@@ -99,22 +99,26 @@ async fn segment_log_reads_from_inside_a_batch() {
     );
 }
 
+/// Writes rows 0..10 and 10..20 as two frames of a closed log in `dir`; returns
+/// the segment file holding them.
+async fn two_frames(dir: &Path) -> std::path::PathBuf {
+    let log = SegmentLog::open(dir).unwrap();
+    log.ensure_topic("events", 1).await.unwrap();
+    log.append("events", 0, conformance::numbered(0..10))
+        .await
+        .unwrap();
+    log.append("events", 0, conformance::numbered(10..20))
+        .await
+        .unwrap();
+    dir.join("events/0/00000000000000000000.seg")
+}
+
 /// Bytes flipped inside an acknowledged frame that has frames after it are
 /// reported as corruption naming the file and byte, never skipped or cut off.
 #[tokio::test]
 async fn segment_log_reports_rot_before_the_tail() {
     let dir = tempfile::tempdir().unwrap();
-    {
-        let log = SegmentLog::open(dir.path()).unwrap();
-        log.ensure_topic("events", 1).await.unwrap();
-        log.append("events", 0, conformance::numbered(0..10))
-            .await
-            .unwrap();
-        log.append("events", 0, conformance::numbered(10..20))
-            .await
-            .unwrap();
-    }
-    let segment = dir.path().join("events/0/00000000000000000000.seg");
+    let segment = two_frames(dir.path()).await;
     let mut bytes = std::fs::read(&segment).unwrap();
     bytes[40] ^= 0xff;
     std::fs::write(&segment, &bytes).unwrap();
@@ -136,17 +140,7 @@ async fn segment_log_reports_rot_before_the_tail() {
 #[tokio::test]
 async fn segment_log_truncates_a_torn_tail() {
     let dir = tempfile::tempdir().unwrap();
-    {
-        let log = SegmentLog::open(dir.path()).unwrap();
-        log.ensure_topic("events", 1).await.unwrap();
-        log.append("events", 0, conformance::numbered(0..10))
-            .await
-            .unwrap();
-        log.append("events", 0, conformance::numbered(10..20))
-            .await
-            .unwrap();
-    }
-    let segment = dir.path().join("events/0/00000000000000000000.seg");
+    let segment = two_frames(dir.path()).await;
     let length = std::fs::metadata(&segment).unwrap().len();
     std::fs::OpenOptions::new()
         .write(true)
