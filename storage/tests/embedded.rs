@@ -80,14 +80,8 @@ suite!(
 #[tokio::test]
 async fn segment_log_reads_from_inside_a_batch() {
     let dir = tempfile::tempdir().unwrap();
+    two_frames(dir.path()).await;
     let log = segment_log(dir.path());
-    log.ensure_topic("events", 1).await.unwrap();
-    log.append("events", 0, conformance::numbered(0..10))
-        .await
-        .unwrap();
-    log.append("events", 0, conformance::numbered(10..20))
-        .await
-        .unwrap();
     let read = log
         .read("events", 0, Position::from_parts(0, 7), 5)
         .await
