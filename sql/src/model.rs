@@ -272,16 +272,6 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// Every kind, in dependency order.
-    pub const ALL: [Kind; 6] = [
-        Kind::Source,
-        Kind::Transformation,
-        Kind::Entity,
-        Kind::Feature,
-        Kind::Label,
-        Kind::TrainingSet,
-    ];
-
     /// The name used in messages and registry keys.
     pub fn name(self) -> &'static str {
         match self {
@@ -292,11 +282,6 @@ impl Kind {
             Kind::Label => "label",
             Kind::TrainingSet => "training_set",
         }
-    }
-
-    /// Parses [`Kind::name`].
-    pub fn from_name(name: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|kind| kind.name() == name)
     }
 }
 

@@ -166,16 +166,25 @@ impl Registry {
         Ok(Versioned { version, object })
     }
 
-    fn active_of<T: Object>(&self) -> Result<Vec<T>> {
+    /// The active version of every object of kind `T`, with its version number.
+    pub fn active_versions<T: Object>(&self) -> Result<Vec<Versioned<T>>> {
         let prefix = format!("active/{}/", T::KIND.name());
         self.store
             .scan_prefix(REGISTRY, prefix.as_bytes())?
             .into_iter()
             .map(|(key, _)| {
                 let name = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
-                Ok(self.resolve::<T>(&name)?.object)
+                self.resolve::<T>(&name)
             })
             .collect()
+    }
+
+    fn active_of<T: Object>(&self) -> Result<Vec<T>> {
+        Ok(self
+            .active_versions::<T>()?
+            .into_iter()
+            .map(|v| v.object)
+            .collect())
     }
 
     /// The active version of every object.

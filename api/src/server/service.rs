@@ -7,7 +7,7 @@ use std::path::Path;
 use freshet_engine::ingest::{IngestOptions, IngestReport, Ingestor, PayloadFormat, RowError};
 use freshet_sql::load::parse_definitions;
 use freshet_sql::model::{Definitions, Source};
-use freshet_sql::registry::{Change, Plan, Registry};
+use freshet_sql::registry::{Change, Plan, Registry, Versioned};
 use prost::Message;
 use tonic::{Code, Request, Response, Status};
 use tracing::warn;
@@ -186,17 +186,15 @@ impl FeatureStore for FeatureStoreService {
         _request: Request<proto::GetStatusRequest>,
     ) -> std::result::Result<Response<proto::GetStatusResponse>, Status> {
         let mut sources = Vec::new();
-        for source in self
+        let active = self
             .registry
-            .active_definitions()
-            .map_err(crate::ApiError::from)?
-            .sources
+            .active_versions::<Source>()
+            .map_err(crate::ApiError::from)?;
+        for Versioned {
+            version,
+            object: source,
+        } in active
         {
-            let version = self
-                .registry
-                .active_version(freshet_sql::model::Kind::Source, &source.name)
-                .map_err(crate::ApiError::from)?
-                .unwrap_or_default();
             let mut status = proto::SourceStatus {
                 name: source.name.clone(),
                 version,

@@ -16,8 +16,9 @@ use freshet_storage::log::{AppendAck, EventLog, Position};
 use freshet_storage::state::{column_family::COUNTERS, StateStore, WriteBatch};
 use tracing::{debug, info};
 
-pub use cell::parse_timestamp;
-pub use decode::{decode, Decoded, PayloadFormat, RowError};
+pub use decode::{PayloadFormat, RowError};
+
+use decode::decode;
 
 use crate::{EngineError, Result};
 
