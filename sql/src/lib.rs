@@ -12,6 +12,7 @@ pub mod error;
 pub mod load;
 pub mod model;
 pub mod registry;
+pub mod streaming;
 pub mod types;
 pub mod validate;
 

@@ -12,8 +12,10 @@ pub enum RelationKind {
     Stream,
     /// A file table.
     File,
-    /// A transformation.
+    /// A transformation that runs row by row: a stream itself.
     Transformation,
+    /// A GROUP BY transformation: a table keyed by its group key, kept current.
+    View,
 }
 
 /// One table as validation resolved it.

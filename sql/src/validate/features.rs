@@ -3,9 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::catalog::Catalog;
+use super::catalog::{Catalog, RelationKind};
 use super::problems::Problems;
-use crate::aggregate::Aggregate;
+use crate::aggregate::{Aggregate, AggregateFunction};
 use crate::duration::parse_duration;
 use crate::model::{Definitions, Entity, Feature, Fill, Kind, Label, TrainingSet};
 use crate::registry::parse_reference;
@@ -146,7 +146,20 @@ fn check_feature(
         }
     };
     let Some(relation) = relation else { return };
-    if relation.event_time.is_none() {
+    if relation.kind == RelationKind::View {
+        if aggregate.function != AggregateFunction::Last || feature.window.is_some() {
+            problems.add(
+                Kind::Feature,
+                name,
+                "aggregate",
+                format!(
+                    "'{}' is a GROUP BY view: a feature reads its current value by key, written last(column) with no window",
+                    feature.source
+                ),
+            );
+            return;
+        }
+    } else if relation.event_time.is_none() {
         problems.add(
             Kind::Feature,
             name,

@@ -14,6 +14,7 @@ use datafusion::sql::resolve::resolve_table_references;
 use super::catalog::{Catalog, Relation, RelationKind};
 use super::problems::Problems;
 use crate::model::{Kind, Transformation};
+use crate::streaming::{keyword_position, split, StreamPlan};
 use crate::types::{ColumnSchema, ColumnType};
 
 /// A transformation that parsed, with the tables it reads.
@@ -204,6 +205,30 @@ async fn plan(
             return None;
         }
     };
+    let kinds = catalog
+        .relations
+        .iter()
+        .map(|(name, relation)| (name.clone(), relation.kind))
+        .collect();
+    let kind = match split(&plan, &kinds) {
+        Ok(StreamPlan::Stateless { .. }) => RelationKind::Transformation,
+        Ok(StreamPlan::View(_)) => RelationKind::View,
+        Ok(StreamPlan::Table) => RelationKind::File,
+        Err(rejection) => {
+            let position = rejection
+                .keywords
+                .iter()
+                .find_map(|keyword| keyword_position(&item.transformation.sql, keyword));
+            problems.add_at(
+                Kind::Transformation,
+                name,
+                "sql",
+                position,
+                rejection.message,
+            );
+            return None;
+        }
+    };
     let (schema, unsupported) = ColumnSchema::from_arrow(plan.schema().as_arrow());
     if !unsupported.is_empty() {
         problems.add(
@@ -218,6 +243,15 @@ async fn plan(
         return None;
     }
     let event_time = match &item.transformation.event_time {
+        Some(_) if kind == RelationKind::View => {
+            problems.add(
+                Kind::Transformation,
+                name,
+                "event_time",
+                "a GROUP BY view is a keyed table kept current, with no event-time column; remove event_time",
+            );
+            None
+        }
         Some(column) => {
             match schema.get(column) {
                 Some(ColumnType::Timestamp) => Some(column.clone()),
@@ -241,6 +275,7 @@ async fn plan(
                 }
             }
         }
+        None if kind == RelationKind::View => None,
         None => item
             .reads
             .iter()
@@ -250,7 +285,7 @@ async fn plan(
             .find(|column| schema.get(column) == Some(ColumnType::Timestamp)),
     };
     Some(Relation {
-        kind: RelationKind::Transformation,
+        kind,
         schema,
         event_time,
     })
