@@ -22,6 +22,21 @@ pub enum EngineError {
     /// The storage layer failed.
     #[error(transparent)]
     Storage(#[from] freshet_storage::StorageError),
+    /// Running a plan failed.
+    #[error("query error: {0}")]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+    /// The definitions could not be read from the registry.
+    #[error(transparent)]
+    Definitions(#[from] freshet_sql::SqlError),
+    /// A request names something unknown or asks for something not allowed.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// Something the engine cannot run.
+    #[error("{0}")]
+    Unsupported(String),
+    /// Stored state could not be decoded.
+    #[error("corrupt state: {0}")]
+    Corrupt(String),
     /// Building an Arrow batch failed.
     #[error("arrow error: {0}")]
     Arrow(#[from] arrow::error::ArrowError),

@@ -1,8 +1,20 @@
-//! The Freshet runtime. Today: ingest, the path an event takes from a request into
-//! the event log, decoded and validated once against its source's schema, and the
-//! per-source status derived from the log.
+//! The Freshet runtime: ingest (events decoded and validated once, appended to the
+//! log), the pipelines that run each stream source's transformations on
+//! micro-batches, the stateful operators (features and views) whose state is
+//! committed atomically with the source positions, and the serving path that
+//! evaluates features at read time.
+//!
+//! The flow follows the folders: `ingest` → `pipeline` → `operators` (over
+//! `aggregate`) → `runtime` (commit) → `serving`.
 
+pub mod aggregate;
 pub mod error;
 pub mod ingest;
+pub mod metrics;
+pub mod operators;
+pub mod pipeline;
+pub mod runtime;
+pub mod serving;
+pub mod value;
 
 pub use error::{EngineError, Result};

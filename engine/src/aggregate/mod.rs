@@ -1,0 +1,9 @@
+//! Keyed aggregation state: [`Accumulator`] folds values for one aggregate
+//! function; [`KeyState`] holds one entity's events for a feature and answers the
+//! aggregate over any window `(t - W, t]` at read time.
+
+mod accumulator;
+mod key_state;
+
+pub use accumulator::Accumulator;
+pub use key_state::{Aggregation, KeyState, Retention};

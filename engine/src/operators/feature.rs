@@ -1,0 +1,198 @@
+//! [`FeatureOperator`]: one feature version's keyed state, fed with the rows of
+//! the table it aggregates (or with a view's changed values).
+
+use std::collections::HashMap;
+
+use arrow::array::Array;
+use arrow::record_batch::RecordBatch;
+use freshet_storage::online::OnlineRow;
+use freshet_storage::state::{column_family::OPERATOR_STATE, StateStore};
+
+use super::{feature_state_key, Changes, FeatureStats, StoredFeature};
+use crate::aggregate::{Aggregation, KeyState};
+use crate::value::{timestamps, value_at, Value};
+use crate::{EngineError, Result};
+
+/// Where a feature's values come from.
+#[derive(Debug, Clone)]
+pub enum FeatureInput {
+    /// Events of a stream or stateless transformation, aggregated per key.
+    Events {
+        /// The aggregate and its retention.
+        aggregation: Aggregation,
+        /// The event-time column.
+        time_column: String,
+        /// The aggregated column; `None` for `count(*)`.
+        value_column: Option<String>,
+    },
+    /// A column of a GROUP BY view, read as it currently is.
+    View {
+        /// The view's output column.
+        column: String,
+    },
+}
+
+/// One feature version's operator.
+pub struct FeatureOperator {
+    /// Its table: `name@vN`, the online-store table and state-key prefix.
+    pub table: String,
+    /// The relation (source, transformation or view) it reads.
+    pub relation: String,
+    /// The entity key column.
+    pub key_column: String,
+    /// How it gets values.
+    pub input: FeatureInput,
+    /// Whether value transforms need statistics of its values.
+    pub track_stats: bool,
+    working: HashMap<Vec<u8>, StoredFeature>,
+    stats: Option<FeatureStats>,
+}
+
+impl FeatureOperator {
+    /// A new operator with nothing loaded.
+    pub fn new(
+        table: String,
+        relation: String,
+        key_column: String,
+        input: FeatureInput,
+        track_stats: bool,
+    ) -> FeatureOperator {
+        FeatureOperator {
+            table,
+            relation,
+            key_column,
+            input,
+            track_stats,
+            working: HashMap::new(),
+            stats: None,
+        }
+    }
+
+    fn load(&mut self, store: &dyn StateStore, key: &[u8]) -> Result<&mut StoredFeature> {
+        if !self.working.contains_key(key) {
+            let stored = match store.get(OPERATOR_STATE, &feature_state_key(&self.table, key))? {
+                Some(bytes) => StoredFeature::decode(&bytes)?,
+                None => match self.input {
+                    FeatureInput::Events { .. } => StoredFeature::Events(KeyState::default()),
+                    FeatureInput::View { .. } => StoredFeature::Current(None),
+                },
+            };
+            self.working.insert(key.to_vec(), stored);
+        }
+        Ok(self.working.get_mut(key).expect("loaded above"))
+    }
+
+    fn stats(&mut self, store: &dyn StateStore) -> Result<&mut FeatureStats> {
+        if self.stats.is_none() {
+            let loaded = store
+                .get(OPERATOR_STATE, &feature_state_key(&self.table, b""))?
+                .map(|bytes| FeatureStats::decode(&bytes))
+                .unwrap_or_default();
+            self.stats = Some(loaded);
+        }
+        Ok(self.stats.as_mut().expect("loaded above"))
+    }
+
+    /// Folds the rows of one micro-batch. Rows are taken in event-time order (ties
+    /// in arrival order); `watermark` is the partition's largest event time before
+    /// this batch. Rows without a key or an event time are skipped and counted.
+    pub fn apply_rows(
+        &mut self,
+        store: &dyn StateStore,
+        batches: &[RecordBatch],
+        watermark: i64,
+    ) -> Result<u64> {
+        let FeatureInput::Events {
+            aggregation,
+            time_column,
+            value_column,
+        } = self.input.clone()
+        else {
+            return Ok(0);
+        };
+        let mut rows: Vec<(i64, Value, Option<Value>)> = Vec::new();
+        let mut skipped = 0;
+        for batch in batches {
+            let column = |name: &str| {
+                batch.column_by_name(name).cloned().ok_or_else(|| {
+                    EngineError::Unsupported(format!("'{}' has no column '{name}'", self.relation))
+                })
+            };
+            let keys = column(&self.key_column)?;
+            let times = timestamps(&column(&time_column)?)?;
+            let values = value_column.as_deref().map(column).transpose()?;
+            for row in 0..batch.num_rows() {
+                let Some(key) = value_at(&keys, row)? else {
+                    skipped += 1;
+                    continue;
+                };
+                if times.is_null(row) {
+                    skipped += 1;
+                    continue;
+                }
+                let value = match &values {
+                    None => Some(Value::Bool(true)),
+                    Some(values) => value_at(values, row)?,
+                };
+                rows.push((times.value(row), key, value));
+            }
+        }
+        rows.sort_by_key(|(t, _, _)| *t);
+        let mut high = watermark;
+        for (event_time, key, value) in rows {
+            high = high.max(event_time);
+            let Some(value) = value else { continue };
+            let track = self.track_stats;
+            let key = key.key_bytes();
+            let state = self.load(store, &key)?;
+            let StoredFeature::Events(events) = state else {
+                return Err(EngineError::Corrupt(format!("feature '{}' holds a view value", self.table)));
+            };
+            events.insert(&aggregation, high, event_time, value);
+            if track {
+                let seen = events.evaluate(&aggregation, event_time);
+                if let Some(v) = seen.and_then(|v| v.as_f64()) {
+                    self.stats(store)?.observe(v);
+                }
+            }
+        }
+        Ok(skipped)
+    }
+
+    /// Sets the current value for one key (features over a view).
+    pub fn set_current(&mut self, store: &dyn StateStore, key: &[u8], value: Option<Value>) -> Result<()> {
+        if self.track_stats {
+            if let Some(v) = value.as_ref().and_then(Value::as_f64) {
+                self.stats(store)?.observe(v);
+            }
+        }
+        *self.load(store, key)? = StoredFeature::Current(value);
+        Ok(())
+    }
+
+    /// Moves what changed into `changes`, for state and online store alike.
+    pub fn flush(&mut self, changes: &mut Changes) {
+        for (key, stored) in self.working.drain() {
+            let bytes = stored.encode();
+            changes
+                .state
+                .put(OPERATOR_STATE, feature_state_key(&self.table, &key), bytes.clone());
+            changes.online.push(OnlineRow {
+                table: self.table.clone(),
+                key,
+                value: bytes,
+            });
+        }
+        if let Some(stats) = self.stats.take() {
+            let bytes = stats.encode();
+            changes
+                .state
+                .put(OPERATOR_STATE, feature_state_key(&self.table, b""), bytes.clone());
+            changes.online.push(OnlineRow {
+                table: self.table.clone(),
+                key: Vec::new(),
+                value: bytes,
+            });
+        }
+    }
+}
