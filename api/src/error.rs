@@ -53,9 +53,11 @@ impl From<ApiError> for tonic::Status {
                 Status::invalid_argument(message)
             }
             ApiError::Sql(SqlError::NotFound { .. }) => Status::not_found(message),
-            ApiError::Engine(EngineError::NotAStream { .. } | EngineError::Payload { .. }) => {
-                Status::invalid_argument(message)
-            }
+            ApiError::Engine(
+                EngineError::NotAStream { .. }
+                | EngineError::Payload { .. }
+                | EngineError::InvalidRequest(_),
+            ) => Status::invalid_argument(message),
             ApiError::Engine(EngineError::Storage(StorageError::InvalidArgument(_))) => {
                 Status::invalid_argument(message)
             }

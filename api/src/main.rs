@@ -33,8 +33,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             data_dir,
             listen,
             apply,
+            metrics_listen,
         } => {
-            let config = ServeConfig::resolve(config.as_deref(), data_dir, listen, apply)?;
+            let config =
+                ServeConfig::resolve(config.as_deref(), data_dir, listen, apply, metrics_listen)?;
             server::serve(config, server::shutdown_signal())
                 .await
                 .context("freshet serve")?;
@@ -46,6 +48,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => cli::apply(&file, dry_run, &client).await?,
         Command::Ingest { args, client } => cli::ingest(&args, &client).await?,
         Command::Status { client } => cli::status(&client).await?,
+        Command::Get { args, client } => cli::get(&args, &client).await?,
     }
     Ok(())
 }

@@ -12,8 +12,8 @@ fn shop_definitions() -> String {
     format!("{}/tests/data/shop.yaml", env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Applies, ingests 100k events from a file through the CLI, restarts the server
-/// and reads the same status back.
+/// Applies, ingests 100k events from a file through the CLI (waiting until they
+/// are processed), restarts the server and reads the same status back.
 #[tokio::test(flavor = "multi_thread")]
 async fn ingest_100k_events_and_status_survives_restart() {
     let data = tempfile::tempdir().unwrap();
@@ -53,6 +53,7 @@ async fn ingest_100k_events_and_status_survives_restart() {
         "--source",
         "purchases",
         events.path().to_str().unwrap(),
+        "--wait",
         "--json",
     ]));
     let ingested: serde_json::Value = serde_json::from_str(&ingested).unwrap();
@@ -69,6 +70,11 @@ async fn ingest_100k_events_and_status_survives_restart() {
         .unwrap();
     assert_eq!(purchases["events_accepted"], 100_000);
     assert_eq!(purchases["events_rejected"], 0);
+    assert_eq!(
+        purchases["events_processed"], 100_000,
+        "--wait returned after processing"
+    );
+    assert_eq!(purchases["lag"], 0);
     assert_eq!(
         purchases["heads"].as_array().unwrap().len(),
         2,
@@ -95,6 +101,7 @@ fn ingest_request(data: &str, skip_bad_rows: bool) -> proto::IngestRequest {
         data: data.as_bytes().to_vec(),
         skip_bad_rows,
         validate_only: false,
+        wait: false,
     }
 }
 
@@ -317,6 +324,7 @@ async fn parquet_files_are_ingested_as_arrow() {
         data: ipc.into_inner().unwrap(),
         skip_bad_rows: false,
         validate_only: false,
+        wait: false,
     };
     let status = server.client().await.ingest(request).await.unwrap_err();
     let details = proto::IngestResponse::decode(status.details()).unwrap();

@@ -28,7 +28,9 @@ pub struct Metrics {
 
 fn counter(registry: &Registry, name: &str, help: &str) -> IntCounterVec {
     let metric = IntCounterVec::new(Opts::new(name, help), &["source"]).expect("valid metric");
-    registry.register(Box::new(metric.clone())).expect("registered once");
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("registered once");
     metric
 }
 
@@ -42,35 +44,71 @@ impl Metrics {
     /// Creates and registers every metric.
     pub fn new() -> Metrics {
         let registry = Registry::new();
-        let events_in = counter(&registry, "freshet_events_in_total", "Events accepted into a source's log");
-        let events_processed = counter(&registry, "freshet_events_processed_total", "Events processed and committed by the engine");
-        let late = counter(&registry, "freshet_events_late_total", "Events older than the watermark minus the allowed lateness");
-        let rejected = counter(&registry, "freshet_events_rejected_total", "Events refused as malformed");
+        let events_in = counter(
+            &registry,
+            "freshet_events_in_total",
+            "Events accepted into a source's log",
+        );
+        let events_processed = counter(
+            &registry,
+            "freshet_events_processed_total",
+            "Events processed and committed by the engine",
+        );
+        let late = counter(
+            &registry,
+            "freshet_events_late_total",
+            "Events older than the watermark minus the allowed lateness",
+        );
+        let rejected = counter(
+            &registry,
+            "freshet_events_rejected_total",
+            "Events refused as malformed",
+        );
         let events_per_second = GaugeVec::new(
-            Opts::new("freshet_events_per_second", "Events processed per second, per source"),
+            Opts::new(
+                "freshet_events_per_second",
+                "Events processed per second, per source",
+            ),
             &["source"],
         )
         .expect("valid metric");
-        registry.register(Box::new(events_per_second.clone())).expect("registered once");
+        registry
+            .register(Box::new(events_per_second.clone()))
+            .expect("registered once");
         let lag = IntGaugeVec::new(
-            Opts::new("freshet_source_lag_events", "Events in the log not yet reflected in committed state"),
+            Opts::new(
+                "freshet_source_lag_events",
+                "Events in the log not yet reflected in committed state",
+            ),
             &["source"],
         )
         .expect("valid metric");
-        registry.register(Box::new(lag.clone())).expect("registered once");
+        registry
+            .register(Box::new(lag.clone()))
+            .expect("registered once");
         let batch_seconds = HistogramVec::new(
-            HistogramOpts::new("freshet_micro_batch_seconds", "Time to process and commit one micro-batch")
-                .buckets(prometheus::exponential_buckets(0.0005, 2.0, 16).expect("valid buckets")),
+            HistogramOpts::new(
+                "freshet_micro_batch_seconds",
+                "Time to process and commit one micro-batch",
+            )
+            .buckets(prometheus::exponential_buckets(0.0005, 2.0, 16).expect("valid buckets")),
             &["source"],
         )
         .expect("valid metric");
-        registry.register(Box::new(batch_seconds.clone())).expect("registered once");
+        registry
+            .register(Box::new(batch_seconds.clone()))
+            .expect("registered once");
         let lookup_seconds = Histogram::with_opts(
-            HistogramOpts::new("freshet_lookup_seconds", "Time to serve one GetOnlineFeatures request")
-                .buckets(prometheus::exponential_buckets(0.00001, 2.0, 18).expect("valid buckets")),
+            HistogramOpts::new(
+                "freshet_lookup_seconds",
+                "Time to serve one GetOnlineFeatures request",
+            )
+            .buckets(prometheus::exponential_buckets(0.00001, 2.0, 18).expect("valid buckets")),
         )
         .expect("valid metric");
-        registry.register(Box::new(lookup_seconds.clone())).expect("registered once");
+        registry
+            .register(Box::new(lookup_seconds.clone()))
+            .expect("registered once");
         Metrics {
             registry,
             events_in,

@@ -12,6 +12,7 @@ use freshet_sql::registry::Registry;
 use freshet_sql::types::ColumnType;
 use freshet_storage::online::OnlineStore;
 
+use crate::aggregate::KeyState;
 use crate::operators::{FeatureInput, FeatureStats, StoredFeature};
 use crate::runtime::{feature_table, ActiveSet};
 use crate::value::Value;
@@ -62,7 +63,11 @@ fn invalid(message: String) -> EngineError {
 
 impl FeatureServer {
     /// A server reading `online`, resolving names in `registry` against `active`.
-    pub fn new(online: Arc<dyn OnlineStore>, registry: Arc<Registry>, active: Arc<ActiveSet>) -> Self {
+    pub fn new(
+        online: Arc<dyn OnlineStore>,
+        registry: Arc<Registry>,
+        active: Arc<ActiveSet>,
+    ) -> Self {
         FeatureServer {
             online,
             registry,
@@ -74,38 +79,68 @@ impl FeatureServer {
     /// Switches to a new active set (after an apply); bare names resolve anew.
     pub fn set_active(&self, active: Arc<ActiveSet>) {
         *self.active.write().unwrap_or_else(|p| p.into_inner()) = active;
-        self.resolved.write().unwrap_or_else(|p| p.into_inner()).clear();
+        self.resolved
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     /// Resolves `name` or `name@vN`.
     pub fn resolve(&self, reference: &str) -> Result<Arc<ServedFeature>> {
-        if let Some(found) = self.resolved.read().unwrap_or_else(|p| p.into_inner()).get(reference) {
+        if let Some(found) = self
+            .resolved
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(reference)
+        {
             return Ok(found.clone());
         }
         let versioned = self
             .registry
             .resolve::<Feature>(reference)
             .map_err(|e| invalid(format!("feature '{reference}': {e}")))?;
-        let active = self.active.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let active = self
+            .active
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let feature = versioned.object;
-        let relation = active.catalog.relations.get(&feature.source).ok_or_else(|| {
-            invalid(format!("feature '{reference}': its source '{}' is no longer defined", feature.source))
-        })?;
+        let relation = active
+            .catalog
+            .relations
+            .get(&feature.source)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "feature '{reference}': its source '{}' is no longer defined",
+                    feature.source
+                ))
+            })?;
         let key_column = active
             .definitions
             .entities
             .iter()
             .find(|e| e.name == feature.entity)
             .map(|e| e.key.clone())
-            .ok_or_else(|| invalid(format!("feature '{reference}': unknown entity '{}'", feature.entity)))?;
-        let key_type = relation.schema.get(&key_column).unwrap_or(ColumnType::String);
+            .ok_or_else(|| {
+                invalid(format!(
+                    "feature '{reference}': unknown entity '{}'",
+                    feature.entity
+                ))
+            })?;
+        let key_type = relation
+            .schema
+            .get(&key_column)
+            .unwrap_or(ColumnType::String);
         let aggregate = Aggregate::parse(&feature.aggregate).map_err(invalid)?;
         let input_type = aggregate
             .column
             .as_deref()
             .and_then(|c| relation.schema.get(c))
             .unwrap_or(ColumnType::Int64);
-        let computed = aggregate.function.output_type(input_type).unwrap_or(input_type);
+        let computed = aggregate
+            .function
+            .output_type(input_type)
+            .unwrap_or(input_type);
         let value_type = if feature.transform.is_some() {
             ColumnType::Float64
         } else {
@@ -126,17 +161,32 @@ impl FeatureServer {
     }
 
     /// Reads `features` for `keys` (all of `entity`) at time `at` (µs).
-    pub async fn get(&self, features: &[String], entity: &str, keys: &[Value], at: i64) -> Result<OnlineValues> {
+    pub async fn get(
+        &self,
+        features: &[String],
+        entity: &str,
+        keys: &[Value],
+        at: i64,
+    ) -> Result<OnlineValues> {
         if features.is_empty() {
             return Err(invalid("no features requested".into()));
         }
         if features.len() > MAX_FEATURES {
-            return Err(invalid(format!("{} features requested; at most {MAX_FEATURES} per request", features.len())));
+            return Err(invalid(format!(
+                "{} features requested; at most {MAX_FEATURES} per request",
+                features.len()
+            )));
         }
         if keys.len() > MAX_KEYS {
-            return Err(invalid(format!("{} entity keys requested; at most {MAX_KEYS} per request", keys.len())));
+            return Err(invalid(format!(
+                "{} entity keys requested; at most {MAX_KEYS} per request",
+                keys.len()
+            )));
         }
-        let served: Vec<Arc<ServedFeature>> = features.iter().map(|f| self.resolve(f)).collect::<Result<_>>()?;
+        let served: Vec<Arc<ServedFeature>> = features
+            .iter()
+            .map(|f| self.resolve(f))
+            .collect::<Result<_>>()?;
         for feature in &served {
             if feature.feature.entity != entity {
                 return Err(invalid(format!(
@@ -160,18 +210,27 @@ impl FeatureServer {
         for feature in &served {
             let stats = if feature.feature.transform.is_some() {
                 let stored = self.online.multi_get(&feature.table, &[Vec::new()]).await?;
-                stored[0].as_deref().map(FeatureStats::decode).unwrap_or_default()
+                stored[0]
+                    .as_deref()
+                    .map(FeatureStats::decode)
+                    .unwrap_or_default()
             } else {
                 FeatureStats::default()
             };
             let values = self.online.multi_get(&feature.table, &encoded).await?;
             for (row, stored) in rows.iter_mut().zip(values) {
                 let raw = match stored {
-                    None => None,
-                    Some(bytes) => match (StoredFeature::decode(&bytes)?, &feature.input) {
-                        (StoredFeature::Events(state), FeatureInput::Events { aggregation, .. }) => {
-                            state.evaluate(aggregation, at)
+                    None => match &feature.input {
+                        FeatureInput::Events { aggregation, .. } => {
+                            KeyState::default().evaluate(aggregation, at)
                         }
+                        FeatureInput::View { .. } => None,
+                    },
+                    Some(bytes) => match (StoredFeature::decode(&bytes)?, &feature.input) {
+                        (
+                            StoredFeature::Events(state),
+                            FeatureInput::Events { aggregation, .. },
+                        ) => state.evaluate(aggregation, at),
                         (StoredFeature::Current(value), _) => value,
                         (StoredFeature::Events(_), FeatureInput::View { .. }) => None,
                     },
@@ -214,7 +273,9 @@ pub fn finish(feature: &ServedFeature, raw: Option<Value>, stats: &FeatureStats)
     if value.is_none() {
         value = match transform.and_then(|t| t.fill.as_ref()) {
             Some(Fill::Constant(c)) => Some(Value::Float(*c)),
-            Some(Fill::Statistic(FillStatistic::Mean)) => (stats.count > 0).then_some(Value::Float(stats.mean)),
+            Some(Fill::Statistic(FillStatistic::Mean)) => {
+                (stats.count > 0).then_some(Value::Float(stats.mean))
+            }
             Some(Fill::Statistic(FillStatistic::Median)) => stats.quantile(0.5).map(Value::Float),
             None => None,
         };

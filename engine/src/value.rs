@@ -77,17 +77,41 @@ pub fn value_at(array: &ArrayRef, row: usize) -> Result<Option<Value>> {
         return Ok(None);
     }
     let value = match array.data_type() {
-        DataType::Boolean => Value::Bool(array.as_any().downcast_ref::<BooleanArray>().map(|a| a.value(row)).unwrap_or_default()),
-        DataType::Int32 => Value::Int(array.as_primitive::<arrow::datatypes::Int32Type>().value(row) as i64),
-        DataType::Int64 => Value::Int(array.as_primitive::<arrow::datatypes::Int64Type>().value(row)),
-        DataType::Float32 => Value::Float(array.as_primitive::<arrow::datatypes::Float32Type>().value(row) as f64),
-        DataType::Float64 => Value::Float(array.as_primitive::<arrow::datatypes::Float64Type>().value(row)),
+        DataType::Boolean => Value::Bool(
+            array
+                .as_any()
+                .downcast_ref::<BooleanArray>()
+                .map(|a| a.value(row))
+                .unwrap_or_default(),
+        ),
+        DataType::Int32 => Value::Int(
+            array
+                .as_primitive::<arrow::datatypes::Int32Type>()
+                .value(row) as i64,
+        ),
+        DataType::Int64 => Value::Int(
+            array
+                .as_primitive::<arrow::datatypes::Int64Type>()
+                .value(row),
+        ),
+        DataType::Float32 => Value::Float(
+            array
+                .as_primitive::<arrow::datatypes::Float32Type>()
+                .value(row) as f64,
+        ),
+        DataType::Float64 => Value::Float(
+            array
+                .as_primitive::<arrow::datatypes::Float64Type>()
+                .value(row),
+        ),
         DataType::Utf8 => Value::Str(array.as_string::<i32>().value(row).to_string()),
         DataType::LargeUtf8 => Value::Str(array.as_string::<i64>().value(row).to_string()),
         DataType::Utf8View => Value::Str(array.as_string_view().value(row).to_string()),
-        DataType::Timestamp(TimeUnit::Microsecond, _) => {
-            Value::Timestamp(array.as_primitive::<arrow::datatypes::TimestampMicrosecondType>().value(row))
-        }
+        DataType::Timestamp(TimeUnit::Microsecond, _) => Value::Timestamp(
+            array
+                .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
+                .value(row),
+        ),
         other => {
             return Err(EngineError::Unsupported(format!(
                 "a column of type {other} cannot feed an operator"
@@ -100,7 +124,9 @@ pub fn value_at(array: &ArrayRef, row: usize) -> Result<Option<Value>> {
 /// Reads a timestamp column (µs) as plain integers, casting other time units.
 pub fn timestamps(array: &ArrayRef) -> Result<TimestampMicrosecondArray> {
     let cast = arrow::compute::cast(array, &DataType::Timestamp(TimeUnit::Microsecond, None))?;
-    Ok(cast.as_primitive::<arrow::datatypes::TimestampMicrosecondType>().clone())
+    Ok(cast
+        .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
+        .clone())
 }
 
 #[cfg(test)]
@@ -117,8 +143,14 @@ mod tests {
             (Arc::new(Int64Array::from(vec![7])), Value::Int(7)),
             (Arc::new(Float32Array::from(vec![0.5])), Value::Float(0.5)),
             (Arc::new(Float64Array::from(vec![2.25])), Value::Float(2.25)),
-            (Arc::new(StringArray::from(vec!["x"])), Value::Str("x".into())),
-            (Arc::new(TimestampMicrosecondArray::from(vec![9])), Value::Timestamp(9)),
+            (
+                Arc::new(StringArray::from(vec!["x"])),
+                Value::Str("x".into()),
+            ),
+            (
+                Arc::new(TimestampMicrosecondArray::from(vec![9])),
+                Value::Timestamp(9),
+            ),
         ];
         for (array, expected) in columns {
             assert_eq!(value_at(&array, 0).unwrap(), Some(expected));
@@ -130,7 +162,13 @@ mod tests {
     #[test]
     fn key_bytes_tell_types_and_float_bits_apart() {
         assert_ne!(Value::Int(1).key_bytes(), Value::Timestamp(1).key_bytes());
-        assert_ne!(Value::Float(0.0).key_bytes(), Value::Float(-0.0).key_bytes());
-        assert_eq!(Value::Str("a".into()).key_bytes(), Value::Str("a".into()).key_bytes());
+        assert_ne!(
+            Value::Float(0.0).key_bytes(),
+            Value::Float(-0.0).key_bytes()
+        );
+        assert_eq!(
+            Value::Str("a".into()).key_bytes(),
+            Value::Str("a".into()).key_bytes()
+        );
     }
 }

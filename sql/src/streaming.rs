@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::common::JoinType;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
 
@@ -118,6 +118,12 @@ pub fn split(
             ))
         }
     };
+    if streams_read_directly(plan, kinds) == 0 {
+        return Err(reject(
+            &["IN", "EXISTS", "SELECT"],
+            format!("reads the stream '{stream}' only inside a subquery, which would emit the other tables' rows again on every micro-batch; join the stream instead"),
+        ));
+    }
     let (top, aggregate) = match plan {
         LogicalPlan::Projection(projection) => match projection.input.as_ref() {
             LogicalPlan::Aggregate(aggregate) => (Some(projection), Some(aggregate)),
@@ -294,6 +300,23 @@ fn streams_read(
         Some(problem) => Err(problem),
         None => Ok(streams),
     }
+}
+
+/// How many stream scans the plan holds outside subquery expressions.
+fn streams_read_directly(plan: &LogicalPlan, kinds: &BTreeMap<String, RelationKind>) -> usize {
+    let mut count = 0;
+    let _ = plan.apply(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            if matches!(
+                kinds.get(scan.table_name.table()),
+                Some(RelationKind::Stream | RelationKind::Transformation)
+            ) {
+                count += 1;
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    count
 }
 
 fn reads_stream(plan: &LogicalPlan, kinds: &BTreeMap<String, RelationKind>) -> bool {

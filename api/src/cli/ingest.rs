@@ -33,6 +33,9 @@ pub struct IngestArgs {
     /// Keep good rows and send bad ones to the source's rejected-events topic.
     #[arg(long)]
     pub skip_bad_rows: bool,
+    /// Return only once the events are reflected in online feature values.
+    #[arg(long)]
+    pub wait: bool,
 }
 
 /// Input file formats.
@@ -211,6 +214,7 @@ fn locate(format: PayloadFormat, first_row: u64, row: u64) -> String {
 struct Totals {
     accepted: u64,
     rejected: u64,
+    late: u64,
     errors: Vec<serde_json::Value>,
 }
 
@@ -230,12 +234,14 @@ async fn send_all(
             data: chunk.data,
             skip_bad_rows: args.skip_bad_rows,
             validate_only,
+            wait: args.wait && !validate_only,
         };
         match client.ingest(request).await {
             Ok(response) => {
                 let response = response.into_inner();
                 totals.accepted += response.accepted;
                 totals.rejected += response.rejected;
+                totals.late += response.late;
                 totals.errors.extend(
                     response
                         .errors
@@ -311,13 +317,14 @@ pub async fn ingest(args: &IngestArgs, client_args: &ClientArgs) -> Result<()> {
                 "source": args.source,
                 "accepted": totals.accepted,
                 "rejected": totals.rejected,
+                "late": totals.late,
                 "errors": totals.errors,
             })
         );
     } else {
         println!(
-            "ingested {} event(s) into '{}'; {} rejected",
-            totals.accepted, args.source, totals.rejected
+            "ingested {} event(s) into '{}'; {} rejected; {} late (kept in the rejected-events topic)",
+            totals.accepted, args.source, totals.rejected, totals.late
         );
         for error in totals.errors.iter().take(20) {
             println!("  rejected {}", error);

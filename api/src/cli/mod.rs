@@ -2,6 +2,7 @@
 //! gRPC client of a running server.
 
 mod apply;
+mod get;
 mod ingest;
 mod status;
 
@@ -14,6 +15,7 @@ use crate::server::MAX_REQUEST_BYTES;
 use crate::Result;
 
 pub use apply::apply;
+pub use get::{get, GetArgs};
 pub use ingest::{ingest, IngestArgs};
 pub use status::status;
 
@@ -47,7 +49,7 @@ pub struct ClientArgs {
 pub enum Command {
     /// Run the server (embedded storage by default).
     Serve {
-        /// A YAML config file (data_dir, listen, apply).
+        /// A YAML config file (data_dir, listen, apply, metrics_listen).
         #[arg(long, env = "FRESHET_CONFIG")]
         config: Option<PathBuf>,
         /// Folder of the embedded storage [default: ./freshet-data].
@@ -59,6 +61,9 @@ pub enum Command {
         /// A definitions file to apply at start.
         #[arg(long)]
         apply: Option<PathBuf>,
+        /// Address of the Prometheus endpoint [default: 127.0.0.1:9464].
+        #[arg(long, env = "FRESHET_METRICS_LISTEN")]
+        metrics_listen: Option<String>,
     },
     /// Validate a definitions file and store new versions of what changed.
     Apply {
@@ -75,6 +80,13 @@ pub enum Command {
     Ingest {
         #[command(flatten)]
         args: IngestArgs,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Read online feature values for entity keys (JSON out).
+    Get {
+        #[command(flatten)]
+        args: GetArgs,
         #[command(flatten)]
         client: ClientArgs,
     },

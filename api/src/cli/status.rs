@@ -4,7 +4,7 @@ use super::{connect, ClientArgs};
 use crate::proto;
 use crate::Result;
 
-/// Prints each source's heads and counters.
+/// Prints each source's heads, counters and processing lag.
 pub async fn status(client: &ClientArgs) -> Result<()> {
     let response = connect(client)
         .await?
@@ -24,6 +24,9 @@ pub async fn status(client: &ClientArgs) -> Result<()> {
                     "events_accepted": s.events_accepted,
                     "events_rejected": s.events_rejected,
                     "events_rejected_kept": s.events_rejected_kept,
+                    "events_late": s.events_late,
+                    "events_processed": s.events_processed,
+                    "lag": s.lag,
                 })
             })
             .collect();
@@ -31,8 +34,8 @@ pub async fn status(client: &ClientArgs) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{:<24} {:<8} {:>12} {:>10} {:>10}  heads",
-        "source", "kind", "accepted", "rejected", "kept"
+        "{:<24} {:<8} {:>12} {:>10} {:>10} {:>8} {:>12} {:>8}  heads",
+        "source", "kind", "accepted", "rejected", "kept", "late", "processed", "lag"
     );
     for s in &response.sources {
         let heads: Vec<String> = s
@@ -41,12 +44,15 @@ pub async fn status(client: &ClientArgs) -> Result<()> {
             .map(|p| format!("{}={}", p.partition, p.head))
             .collect();
         println!(
-            "{:<24} {:<8} {:>12} {:>10} {:>10}  {}",
+            "{:<24} {:<8} {:>12} {:>10} {:>10} {:>8} {:>12} {:>8}  {}",
             format!("{}@v{}", s.name, s.version),
             s.kind,
             s.events_accepted,
             s.events_rejected,
             s.events_rejected_kept,
+            s.events_late,
+            s.events_processed,
+            s.lag,
             heads.join(" ")
         );
     }

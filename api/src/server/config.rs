@@ -17,6 +17,8 @@ pub struct ServeConfig {
     pub listen: String,
     /// A definitions file applied at start.
     pub apply: Option<PathBuf>,
+    /// Address of the Prometheus endpoint (`/metrics`); port 0 picks a free one.
+    pub metrics_listen: String,
 }
 
 /// The config file (YAML), every field optional.
@@ -26,12 +28,15 @@ struct ConfigFile {
     data_dir: Option<PathBuf>,
     listen: Option<String>,
     apply: Option<PathBuf>,
+    metrics_listen: Option<String>,
 }
 
 /// The default data folder.
 pub const DEFAULT_DATA_DIR: &str = "./freshet-data";
 /// The default listen address.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
+/// The default Prometheus endpoint address.
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
 
 impl ServeConfig {
     /// Merges the config file (if any) under the values given by flags or the
@@ -41,6 +46,7 @@ impl ServeConfig {
         data_dir: Option<PathBuf>,
         listen: Option<String>,
         apply: Option<PathBuf>,
+        metrics_listen: Option<String>,
     ) -> Result<ServeConfig> {
         let from_file = match file {
             None => ConfigFile::default(),
@@ -61,6 +67,9 @@ impl ServeConfig {
                 .or(from_file.listen)
                 .unwrap_or_else(|| DEFAULT_LISTEN.to_string()),
             apply: apply.or(from_file.apply),
+            metrics_listen: metrics_listen
+                .or(from_file.metrics_listen)
+                .unwrap_or_else(|| DEFAULT_METRICS_LISTEN.to_string()),
         })
     }
 }
@@ -75,14 +84,15 @@ mod tests {
         let file = dir.path().join("freshet.yaml");
         std::fs::write(&file, "data_dir: /var/lib/freshet\nlisten: 0.0.0.0:7000\n").unwrap();
         let config =
-            ServeConfig::resolve(Some(&file), None, Some("127.0.0.1:9".into()), None).unwrap();
+            ServeConfig::resolve(Some(&file), None, Some("127.0.0.1:9".into()), None, None)
+                .unwrap();
         assert_eq!(config.data_dir, PathBuf::from("/var/lib/freshet"));
         assert_eq!(config.listen, "127.0.0.1:9");
-        let defaults = ServeConfig::resolve(None, None, None, None).unwrap();
+        let defaults = ServeConfig::resolve(None, None, None, None, None).unwrap();
         assert_eq!(defaults.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
         assert_eq!(defaults.listen, DEFAULT_LISTEN);
         std::fs::write(&file, "dta_dir: x\n").unwrap();
-        let error = ServeConfig::resolve(Some(&file), None, None, None).unwrap_err();
+        let error = ServeConfig::resolve(Some(&file), None, None, None, None).unwrap_err();
         assert!(
             error.to_string().contains("unknown field `dta_dir`"),
             "{error}"

@@ -2,16 +2,17 @@
 //! shuts down cleanly on SIGINT or SIGTERM.
 
 mod config;
+mod metrics_http;
 mod service;
 
 use std::path::Path;
 use std::sync::Arc;
 
-use freshet_engine::ingest::Ingestor;
+use freshet_engine::metrics::Metrics;
 use freshet_sql::load::read_definitions;
-use freshet_sql::registry::Registry;
-use freshet_storage::embedded::{RocksStateStore, SegmentLog};
+use freshet_storage::embedded::{RocksOnlineStore, RocksStateStore, SegmentLog};
 use freshet_storage::log::EventLog;
+use freshet_storage::online::OnlineStore;
 use freshet_storage::state::StateStore;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -27,7 +28,8 @@ use crate::{ApiError, Result};
 pub const MAX_REQUEST_BYTES: usize = 64 << 20;
 
 /// Runs the server until `shutdown` resolves, then flushes and closes storage.
-/// Prints `freshet listening on ADDR` on stdout once it accepts connections.
+/// Prints `freshet metrics on URL`, then `freshet listening on ADDR` on stdout once
+/// it accepts connections.
 pub async fn serve(
     config: ServeConfig,
     shutdown: impl std::future::Future<Output = ()> + Send,
@@ -39,8 +41,9 @@ pub async fn serve(
     })?;
     let log: Arc<dyn EventLog> = Arc::new(SegmentLog::open(data_dir.join("log"))?);
     let state: Arc<dyn StateStore> = Arc::new(RocksStateStore::open(data_dir.join("state"))?);
-    let service = FeatureStoreService::new(Registry::new(state.clone()), Ingestor::new(log, state));
-    service.prepare_sources().await?;
+    let online: Arc<dyn OnlineStore> = Arc::new(RocksOnlineStore::open(data_dir.join("online"))?);
+    let metrics = Arc::new(Metrics::new());
+    let service = FeatureStoreService::open(log, state, online, metrics.clone()).await?;
     if let Some(path) = &config.apply {
         apply_at_start(&service, path).await?;
     }
@@ -51,7 +54,9 @@ pub async fn serve(
     let address = listener
         .local_addr()
         .map_err(|e| ApiError::Config(format!("listener address: {e}")))?;
-    info!(%address, data_dir = %data_dir.display(), "serving");
+    let metrics_address = metrics_http::spawn(&config.metrics_listen, metrics).await?;
+    info!(%address, %metrics_address, data_dir = %data_dir.display(), "serving");
+    println!("freshet metrics on http://{metrics_address}/metrics");
     println!("freshet listening on {address}");
     tonic::transport::Server::builder()
         .add_service(

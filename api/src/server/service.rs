@@ -3,11 +3,20 @@
 //! responses.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
 
 use freshet_engine::ingest::{IngestOptions, IngestReport, Ingestor, PayloadFormat, RowError};
+use freshet_engine::metrics::Metrics;
+use freshet_engine::runtime::{ActiveSet, Checkpoint, Engine};
+use freshet_engine::serving::{FeatureServer, OnlineValues};
+use freshet_engine::value::Value;
 use freshet_sql::load::parse_definitions;
 use freshet_sql::model::{Definitions, Source};
 use freshet_sql::registry::{Change, Plan, Registry, Versioned};
+use freshet_storage::log::EventLog;
+use freshet_storage::online::OnlineStore;
+use freshet_storage::state::StateStore;
 use prost::Message;
 use tonic::{Code, Request, Response, Status};
 use tracing::warn;
@@ -15,27 +24,52 @@ use tracing::warn;
 use crate::proto::{self, feature_store_server::FeatureStore};
 use crate::Result;
 
-/// The gRPC service over one registry and one ingestor.
+/// The gRPC service: the registry, ingest, the engine and online serving.
 pub struct FeatureStoreService {
-    registry: Registry,
+    registry: Arc<Registry>,
     ingestor: Ingestor,
+    engine: Engine,
+    server: FeatureServer,
+    state: Arc<dyn StateStore>,
+    metrics: Arc<Metrics>,
 }
 
 impl FeatureStoreService {
-    /// A service over `registry` and `ingestor`.
-    pub fn new(registry: Registry, ingestor: Ingestor) -> Self {
-        FeatureStoreService { registry, ingestor }
+    /// A service over the given storage, with the engine running the active
+    /// definitions.
+    pub async fn open(
+        log: Arc<dyn EventLog>,
+        state: Arc<dyn StateStore>,
+        online: Arc<dyn OnlineStore>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self> {
+        let registry = Arc::new(Registry::new(state.clone()));
+        let active = Arc::new(ActiveSet::load(&registry).await?);
+        let service = FeatureStoreService {
+            ingestor: Ingestor::new(log.clone(), state.clone(), metrics.clone()),
+            engine: Engine::new(log.clone(), state.clone(), online.clone(), metrics.clone()),
+            server: FeatureServer::new(online, registry.clone(), active),
+            registry,
+            state,
+            metrics,
+        };
+        service.restart_engine().await?;
+        Ok(service)
     }
 
-    /// Creates the log topics of every active stream source.
-    pub async fn prepare_sources(&self) -> Result<()> {
+    /// Creates the log topics of every active stream source, then (re)starts the
+    /// engine and serving on the active definitions.
+    async fn restart_engine(&self) -> Result<()> {
         for source in self.registry.active_definitions()?.sources {
             self.ingestor.prepare(&source).await?;
         }
+        let active = Arc::new(ActiveSet::load(&self.registry).await?);
+        self.engine.start(&active).await?;
+        self.server.set_active(active);
         Ok(())
     }
 
-    /// Applies definitions and prepares the sources they create or change.
+    /// Applies definitions; unless a dry run, restarts processing on the result.
     pub async fn apply_definitions(
         &self,
         definitions: &Definitions,
@@ -48,7 +82,7 @@ impl FeatureStoreService {
             .apply(definitions, file, base_dir, dry_run)
             .await?;
         if !dry_run {
-            self.prepare_sources().await?;
+            self.restart_engine().await?;
         }
         Ok(plan)
     }
@@ -84,6 +118,8 @@ fn report_to_proto(report: &IngestReport) -> proto::IngestResponse {
         errors: report.errors.iter().map(row_error_to_proto).collect(),
         first_position: report.ack.map(|a| a.first.to_string()).unwrap_or_default(),
         next_position: report.ack.map(|a| a.next.to_string()).unwrap_or_default(),
+        partition: report.partition,
+        late: report.late,
     }
 }
 
@@ -178,6 +214,24 @@ impl FeatureStore for FeatureStoreService {
             warn!(source = %source.name, rows = report.rejected, "ingest refused");
             return Err(refused(&source.name, &report));
         }
+        if request.wait && !request.validate_only {
+            let waited = match report.ack {
+                Some(ack) => {
+                    self.engine
+                        .wait_for(&source.name, report.partition, ack.next)
+                        .await
+                }
+                None => {
+                    let topic = source
+                        .stream
+                        .as_ref()
+                        .and_then(|s| s.topic.clone())
+                        .unwrap_or_else(|| source.name.clone());
+                    self.engine.wait_caught_up(&source.name, &topic).await
+                }
+            };
+            waited.map_err(crate::ApiError::from)?;
+        }
         Ok(Response::new(report_to_proto(&report)))
     }
 
@@ -224,9 +278,81 @@ impl FeatureStore for FeatureStoreService {
                 status.events_accepted = found.accepted;
                 status.events_rejected = found.rejected;
                 status.events_rejected_kept = found.rejected_kept;
+                status.events_late = found.late;
+                let checkpoint =
+                    Checkpoint::load(self.state.as_ref(), &source.name, found.heads.len() as u32)
+                        .map_err(crate::ApiError::from)?;
+                status.events_processed = checkpoint.processed.iter().sum();
+                status.lag = found.accepted.saturating_sub(status.events_processed);
             }
             sources.push(status);
         }
         Ok(Response::new(proto::GetStatusResponse { sources }))
+    }
+
+    async fn get_online_features(
+        &self,
+        request: Request<proto::GetOnlineFeaturesRequest>,
+    ) -> std::result::Result<Response<proto::GetOnlineFeaturesResponse>, Status> {
+        let started = Instant::now();
+        let request = request.into_inner();
+        let mut keys = Vec::with_capacity(request.keys.len());
+        for (i, key) in request.keys.iter().enumerate() {
+            keys.push(match &key.key {
+                Some(proto::entity_key::Key::IntValue(v)) => Value::Int(*v),
+                Some(proto::entity_key::Key::StringValue(v)) => Value::Str(v.clone()),
+                Some(proto::entity_key::Key::BoolValue(v)) => Value::Bool(*v),
+                None => {
+                    return Err(Status::invalid_argument(format!(
+                        "entity key #{i} has no value"
+                    )))
+                }
+            });
+        }
+        let at = chrono::Utc::now().timestamp_micros();
+        let values = self
+            .server
+            .get(&request.features, &request.entity, &keys, at)
+            .await
+            .map_err(crate::ApiError::from)?;
+        let response = online_to_proto(values, request.keys, at);
+        self.metrics
+            .lookup_seconds
+            .observe(started.elapsed().as_secs_f64());
+        Ok(Response::new(response))
+    }
+}
+
+fn online_to_proto(
+    values: OnlineValues,
+    keys: Vec<proto::EntityKey>,
+    at: i64,
+) -> proto::GetOnlineFeaturesResponse {
+    use proto::feature_value::Value as V;
+    let rows = values
+        .rows
+        .into_iter()
+        .zip(keys)
+        .map(|(row, key)| proto::FeatureRow {
+            key: Some(key),
+            values: row
+                .into_iter()
+                .map(|value| proto::FeatureValue {
+                    value: value.map(|value| match value {
+                        Value::Bool(v) => V::BoolValue(v),
+                        Value::Int(v) => V::IntValue(v),
+                        Value::Float(v) => V::DoubleValue(v),
+                        Value::Str(v) => V::StringValue(v),
+                        Value::Timestamp(v) => V::TimestampMicros(v),
+                    }),
+                })
+                .collect(),
+        })
+        .collect();
+    proto::GetOnlineFeaturesResponse {
+        features: values.versions,
+        types: values.types.iter().map(|t| t.name().to_string()).collect(),
+        rows,
+        evaluated_at_micros: at,
     }
 }

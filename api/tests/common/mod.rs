@@ -11,6 +11,10 @@ pub struct Server {
     child: Child,
     /// `http://ADDR` of its gRPC endpoint.
     pub url: String,
+    /// `http://ADDR/metrics`, its Prometheus endpoint.
+    pub metrics_url: String,
+    /// Its standard output, kept open so the server never writes to a closed pipe.
+    _stdout: BufReader<std::process::ChildStdout>,
 }
 
 /// The path of the binary under test.
@@ -19,29 +23,54 @@ pub fn freshet() -> PathBuf {
 }
 
 impl Server {
-    /// Starts the server on a free loopback port over `data_dir`, and waits for the
+    /// Starts the server on free loopback ports over `data_dir`, and waits for the
     /// line that says it listens.
     pub fn start(data_dir: &Path) -> Server {
+        Server::start_with(data_dir, &[])
+    }
+
+    /// [`Server::start`] with more `serve` arguments.
+    pub fn start_with(data_dir: &Path, extra: &[&str]) -> Server {
         let mut child = Command::new(freshet())
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--metrics-listen",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
             .arg(data_dir)
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("start freshet serve");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("read the listening line");
-        let address = line
-            .trim()
-            .strip_prefix("freshet listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .to_string();
-        Server {
-            child,
-            url: format!("http://{address}"),
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut metrics_url = String::new();
+        loop {
+            let mut line = String::new();
+            let read = stdout
+                .read_line(&mut line)
+                .expect("read the server's output");
+            assert!(read > 0, "the server exited before listening");
+            if let Some(url) = line.trim().strip_prefix("freshet metrics on ") {
+                metrics_url = url.to_string();
+            }
+            if let Some(address) = line.trim().strip_prefix("freshet listening on ") {
+                return Server {
+                    child,
+                    url: format!("http://{address}"),
+                    metrics_url,
+                    _stdout: stdout,
+                };
+            }
         }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// A gRPC client of this server.

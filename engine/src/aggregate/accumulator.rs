@@ -76,11 +76,13 @@ impl Accumulator {
     pub fn update(&mut self, event_time: i64, value: &Value) {
         match self {
             Accumulator::Count(count) => *count += 1,
-            Accumulator::SumInt(sum) => {
-                if let Value::Int(v) = value {
-                    *sum = Some(sum.unwrap_or(0).wrapping_add(*v));
-                }
-            }
+            Accumulator::SumInt(sum) => match value {
+                Value::Int(v) => *sum = Some(sum.unwrap_or(0).wrapping_add(*v)),
+                // A column planned as integer that arrives as float (SQL type
+                // coercion at run time) switches to float summing.
+                Value::Float(v) => *self = Accumulator::SumFloat(Some(sum.unwrap_or(0) as f64 + v)),
+                _ => {}
+            },
             Accumulator::SumFloat(sum) => {
                 if let Some(v) = value.as_f64() {
                     *sum = Some(sum.unwrap_or(0.0) + v);
@@ -187,9 +189,13 @@ mod tests {
         assert_eq!(fold(Last, &values), Some(Value::Float(9.0)));
         assert_eq!(fold(CountDistinct, &values), Some(Value::Int(3)));
         // mean 4.75; squared deviations 7.5625 + 0.5625 + 0.5625 + 18.0625 = 26.75; / 3
-        let Some(Value::Float(var)) = fold(Var, &values) else { panic!("var is a float") };
+        let Some(Value::Float(var)) = fold(Var, &values) else {
+            panic!("var is a float")
+        };
         assert!((var - 26.75 / 3.0).abs() < 1e-12);
-        let Some(Value::Float(sd)) = fold(Stddev, &values) else { panic!("stddev is a float") };
+        let Some(Value::Float(sd)) = fold(Stddev, &values) else {
+            panic!("stddev is a float")
+        };
         assert!((sd - (26.75f64 / 3.0).sqrt()).abs() < 1e-12);
     }
 
@@ -200,6 +206,9 @@ mod tests {
         assert_eq!(fold(Sum, &[]), None);
         assert_eq!(fold(Avg, &[]), None);
         assert_eq!(fold(Var, &[(1, Value::Int(3))]), None);
-        assert_eq!(fold(Sum, &[(1, Value::Int(3)), (2, Value::Int(-5))]), Some(Value::Int(-2)));
+        assert_eq!(
+            fold(Sum, &[(1, Value::Int(3)), (2, Value::Int(-5))]),
+            Some(Value::Int(-2))
+        );
     }
 }

@@ -51,7 +51,13 @@ impl Aggregation {
 impl KeyState {
     /// Adds one event, then drops or folds what the watermark (the largest event
     /// time seen on the partition, including this event) has made unreachable.
-    pub fn insert(&mut self, aggregation: &Aggregation, watermark: i64, event_time: i64, value: Value) {
+    pub fn insert(
+        &mut self,
+        aggregation: &Aggregation,
+        watermark: i64,
+        event_time: i64,
+        value: Value,
+    ) {
         let at = self.events.partition_point(|(t, _)| *t <= event_time);
         self.events.insert(at, (event_time, value));
         let horizon = watermark.saturating_sub(aggregation.retention.lateness);
@@ -116,7 +122,8 @@ mod tests {
 
     #[test]
     fn window_bounds_exclude_t_minus_w_and_include_t() {
-        let aggregation = sum(Some(HOUR), 0);
+        // Lateness of an hour keeps reads at t >= watermark - 1h exact.
+        let aggregation = sum(Some(HOUR), HOUR);
         let mut state = KeyState::default();
         state.insert(&aggregation, 0, 0, Value::Int(1));
         state.insert(&aggregation, HOUR, HOUR, Value::Int(10));
@@ -148,7 +155,10 @@ mod tests {
         let aggregation = Aggregation {
             function: AggregateFunction::Last,
             integer_input: true,
-            retention: Retention { window: Some(HOUR), lateness: HOUR },
+            retention: Retention {
+                window: Some(HOUR),
+                lateness: HOUR,
+            },
         };
         let mut state = KeyState::default();
         state.insert(&aggregation, 100, 100, Value::Int(1));

@@ -5,11 +5,13 @@
 
 mod cell;
 mod decode;
+mod late;
 mod rejected;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
+use freshet_sql::duration::parse_duration;
 use freshet_sql::model::Source;
 use freshet_sql::types::ColumnSchema;
 use freshet_storage::log::{AppendAck, EventLog, Position};
@@ -20,6 +22,7 @@ pub use decode::{PayloadFormat, RowError};
 
 use decode::decode;
 
+use crate::metrics::Metrics;
 use crate::{EngineError, Result};
 
 /// How an ingest request treats rows that do not fit the schema.
@@ -45,6 +48,11 @@ pub struct IngestReport {
     pub errors: Vec<RowError>,
     /// Where the accepted rows went, if any were written.
     pub ack: Option<AppendAck>,
+    /// The partition they went to.
+    pub partition: u32,
+    /// Rows refused as later than the source's allowed lateness (kept in the
+    /// rejected-events topic, not counted in `rejected`).
+    pub late: u64,
 }
 
 /// A stream source's ingest status, all derived from durable state.
@@ -56,8 +64,10 @@ pub struct SourceStatus {
     pub accepted: u64,
     /// Rows ever refused, whether the request was refused whole or the rows were kept.
     pub rejected: u64,
-    /// Refused rows kept in the rejected-events topic.
+    /// Refused rows kept in the rejected-events topic (malformed and late).
     pub rejected_kept: u64,
+    /// Rows refused as late.
+    pub late: u64,
 }
 
 /// The stream-specific parts of a source definition.
@@ -66,6 +76,7 @@ struct StreamTarget<'a> {
     partitions: u32,
     schema: &'a ColumnSchema,
     event_time: &'a str,
+    lateness: i64,
 }
 
 fn stream_target(source: &Source) -> Result<StreamTarget<'_>> {
@@ -88,6 +99,11 @@ fn stream_target(source: &Source) -> Result<StreamTarget<'_>> {
             .event_time
             .as_deref()
             .ok_or_else(|| not_a_stream("has no event time"))?,
+        lateness: source
+            .allowed_lateness
+            .as_deref()
+            .and_then(|text| parse_duration(text).ok())
+            .map_or(0, |d| d.as_micros() as i64),
     })
 }
 
@@ -100,21 +116,35 @@ fn rejected_counter_key(source: &str) -> Vec<u8> {
     format!("rejected/{source}").into_bytes()
 }
 
+fn late_counter_key(source: &str) -> Vec<u8> {
+    format!("late/{source}").into_bytes()
+}
+
+fn watermark_key(source: &str) -> Vec<u8> {
+    format!("watermark/{source}").into_bytes()
+}
+
 /// Turns requests into log appends.
 pub struct Ingestor {
     log: Arc<dyn EventLog>,
     state: Arc<dyn StateStore>,
+    metrics: Arc<Metrics>,
     counter_lock: tokio::sync::Mutex<()>,
+    /// Held from the lateness decision to the append, so each source's watermark
+    /// moves in append order.
+    append_lock: tokio::sync::Mutex<()>,
     next_partition: AtomicU32,
 }
 
 impl Ingestor {
-    /// An ingestor writing to `log`, counting in `state`.
-    pub fn new(log: Arc<dyn EventLog>, state: Arc<dyn StateStore>) -> Self {
+    /// An ingestor writing to `log`, counting in `state` and `metrics`.
+    pub fn new(log: Arc<dyn EventLog>, state: Arc<dyn StateStore>, metrics: Arc<Metrics>) -> Self {
         Ingestor {
             log,
             state,
+            metrics,
             counter_lock: tokio::sync::Mutex::new(()),
+            append_lock: tokio::sync::Mutex::new(()),
             next_partition: AtomicU32::new(0),
         }
     }
@@ -159,6 +189,8 @@ impl Ingestor {
                 batch_rejected: refused,
                 errors: decoded.errors,
                 ack: None,
+                partition: 0,
+                late: 0,
             });
         }
         if bad > 0 && !options.skip_bad_rows {
@@ -171,6 +203,8 @@ impl Ingestor {
                 batch_rejected: true,
                 errors: decoded.errors,
                 ack: None,
+                partition: 0,
+                late: 0,
             });
         }
         if bad > 0 {
@@ -180,30 +214,99 @@ impl Ingestor {
                 .await?;
             self.count_rejected(&source.name, bad).await?;
         }
-        let accepted = decoded.valid.num_rows() as u64;
+        let bad_rows: std::collections::HashSet<u64> =
+            decoded.bad_rows.iter().map(|(row, _)| *row).collect();
+        let row_numbers: Vec<u64> = (0..decoded.total_rows)
+            .filter(|row| !bad_rows.contains(row))
+            .collect();
+        let _ordered = self.append_lock.lock().await;
+        let watermark = self.watermark(&source.name)?;
+        let split = late::split_late(
+            decoded.valid,
+            &row_numbers,
+            target.event_time,
+            target.lateness,
+            watermark,
+        )?;
+        if let Some(late_rows) = split.late {
+            self.log
+                .append(&rejected_topic(&target.topic), 0, late_rows)
+                .await?;
+        }
+        let accepted = split.on_time.num_rows() as u64;
+        let partition = self.next_partition.fetch_add(1, Ordering::Relaxed) % target.partitions;
         let ack = if accepted > 0 {
-            let partition = self.next_partition.fetch_add(1, Ordering::Relaxed) % target.partitions;
             let ack = self
                 .log
-                .append(&target.topic, partition, decoded.valid)
+                .append(&target.topic, partition, split.on_time)
                 .await?;
             debug!(source = %source.name, partition, rows = accepted, next = %ack.next, "appended");
             Some(ack)
         } else {
             None
         };
+        if split.late_rows > 0 || split.watermark != watermark {
+            let mut batch = WriteBatch::new();
+            batch.put(
+                COUNTERS,
+                watermark_key(&source.name),
+                split.watermark.to_be_bytes().to_vec(),
+            );
+            if split.late_rows > 0 {
+                let late_total = self.counter(&late_counter_key(&source.name))? + split.late_rows;
+                batch.put(
+                    COUNTERS,
+                    late_counter_key(&source.name),
+                    late_total.to_be_bytes().to_vec(),
+                );
+                self.metrics
+                    .late
+                    .with_label_values(&[&source.name])
+                    .inc_by(split.late_rows);
+                info!(source = %source.name, late = split.late_rows, "late events kept in the rejected topic");
+            }
+            self.state.write(batch)?;
+        }
+        self.metrics
+            .events_in
+            .with_label_values(&[&source.name])
+            .inc_by(accepted);
         Ok(IngestReport {
             accepted,
             rejected: bad,
             batch_rejected: false,
             errors: decoded.errors,
             ack,
+            partition,
+            late: split.late_rows,
         })
+    }
+
+    fn counter(&self, key: &[u8]) -> Result<u64> {
+        Ok(self
+            .state
+            .get(COUNTERS, key)?
+            .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0))
+    }
+
+    fn watermark(&self, source: &str) -> Result<i64> {
+        Ok(self
+            .state
+            .get(COUNTERS, &watermark_key(source))?
+            .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
+            .map(i64::from_be_bytes)
+            .unwrap_or(i64::MIN))
     }
 
     async fn count_rejected(&self, source: &str, rows: u64) -> Result<()> {
         let _serialised = self.counter_lock.lock().await;
         let key = rejected_counter_key(source);
+        self.metrics
+            .rejected
+            .with_label_values(&[source])
+            .inc_by(rows);
         let total = self.rejected_count(source)? + rows;
         let mut batch = WriteBatch::new();
         batch.put(COUNTERS, key, total.to_be_bytes().to_vec());
@@ -212,12 +315,7 @@ impl Ingestor {
     }
 
     fn rejected_count(&self, source: &str) -> Result<u64> {
-        Ok(self
-            .state
-            .get(COUNTERS, &rejected_counter_key(source))?
-            .and_then(|bytes| <[u8; 8]>::try_from(bytes.as_slice()).ok())
-            .map(u64::from_be_bytes)
-            .unwrap_or(0))
+        self.counter(&rejected_counter_key(source))
     }
 
     /// The source's heads and counts.
@@ -237,6 +335,7 @@ impl Ingestor {
                 .log
                 .row_count(&rejected_topic(&target.topic), 0)
                 .await?,
+            late: self.counter(&late_counter_key(&source.name))?,
         })
     }
 }

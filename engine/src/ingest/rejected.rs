@@ -32,7 +32,20 @@ pub fn rejected_rows(decoded: &Decoded) -> Result<RecordBatch> {
         .iter()
         .map(|(_, raw)| Some(raw.as_str()))
         .collect();
-    let schema = Schema::new(vec![
+    Ok(RecordBatch::try_new(
+        Arc::new(rejected_schema()),
+        vec![
+            Arc::new(UInt64Array::from(rows.clone())),
+            Arc::new(reason),
+            Arc::new(raw),
+            Arc::new(TimestampMicrosecondArray::from(vec![now; rows.len()])),
+        ],
+    )?)
+}
+
+/// The columns of a rejected-events topic.
+pub fn rejected_schema() -> Schema {
+    Schema::new(vec![
         Field::new("row", DataType::UInt64, false),
         Field::new("reason", DataType::Utf8, false),
         Field::new("raw", DataType::Utf8, false),
@@ -41,14 +54,5 @@ pub fn rejected_rows(decoded: &Decoded) -> Result<RecordBatch> {
             DataType::Timestamp(TimeUnit::Microsecond, None),
             false,
         ),
-    ]);
-    Ok(RecordBatch::try_new(
-        Arc::new(schema),
-        vec![
-            Arc::new(UInt64Array::from(rows.clone())),
-            Arc::new(reason),
-            Arc::new(raw),
-            Arc::new(TimestampMicrosecondArray::from(vec![now; rows.len()])),
-        ],
-    )?)
+    ])
 }

@@ -146,7 +146,10 @@ impl FeatureOperator {
             let key = key.key_bytes();
             let state = self.load(store, &key)?;
             let StoredFeature::Events(events) = state else {
-                return Err(EngineError::Corrupt(format!("feature '{}' holds a view value", self.table)));
+                return Err(EngineError::Corrupt(format!(
+                    "feature '{}' holds a view value",
+                    self.table
+                )));
             };
             events.insert(&aggregation, high, event_time, value);
             if track {
@@ -160,7 +163,12 @@ impl FeatureOperator {
     }
 
     /// Sets the current value for one key (features over a view).
-    pub fn set_current(&mut self, store: &dyn StateStore, key: &[u8], value: Option<Value>) -> Result<()> {
+    pub fn set_current(
+        &mut self,
+        store: &dyn StateStore,
+        key: &[u8],
+        value: Option<Value>,
+    ) -> Result<()> {
         if self.track_stats {
             if let Some(v) = value.as_ref().and_then(Value::as_f64) {
                 self.stats(store)?.observe(v);
@@ -174,9 +182,11 @@ impl FeatureOperator {
     pub fn flush(&mut self, changes: &mut Changes) {
         for (key, stored) in self.working.drain() {
             let bytes = stored.encode();
-            changes
-                .state
-                .put(OPERATOR_STATE, feature_state_key(&self.table, &key), bytes.clone());
+            changes.state.put(
+                OPERATOR_STATE,
+                feature_state_key(&self.table, &key),
+                bytes.clone(),
+            );
             changes.online.push(OnlineRow {
                 table: self.table.clone(),
                 key,
@@ -185,9 +195,11 @@ impl FeatureOperator {
         }
         if let Some(stats) = self.stats.take() {
             let bytes = stats.encode();
-            changes
-                .state
-                .put(OPERATOR_STATE, feature_state_key(&self.table, b""), bytes.clone());
+            changes.state.put(
+                OPERATOR_STATE,
+                feature_state_key(&self.table, b""),
+                bytes.clone(),
+            );
             changes.online.push(OnlineRow {
                 table: self.table.clone(),
                 key: Vec::new(),

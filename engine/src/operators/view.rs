@@ -41,7 +41,10 @@ impl ViewOperator {
             .iter()
             .map(|aggregate| {
                 aggregate.argument.is_some_and(|i| {
-                    matches!(schema.field(i).data_type(), DataType::Int32 | DataType::Int64)
+                    matches!(
+                        schema.field(i).data_type(),
+                        DataType::Int32 | DataType::Int64
+                    )
                 })
             })
             .collect();
@@ -87,9 +90,12 @@ impl ViewOperator {
                     });
                 }
                 if !self.working.contains_key(&group_key) {
-                    let group = match store.get(OPERATOR_STATE, &view_state_key(&self.table, &group_key))? {
-                        Some(bytes) => bincode::deserialize(&bytes)
-                            .map_err(|e| EngineError::Corrupt(format!("view '{}': {e}", self.table)))?,
+                    let group = match store
+                        .get(OPERATOR_STATE, &view_state_key(&self.table, &group_key))?
+                    {
+                        Some(bytes) => bincode::deserialize(&bytes).map_err(|e| {
+                            EngineError::Corrupt(format!("view '{}': {e}", self.table))
+                        })?,
                         None => Group {
                             keys,
                             accumulators: self

@@ -25,7 +25,9 @@ pub struct FileTable {
 impl FileTable {
     /// Loads the file of `source` (a `file://` file source).
     pub async fn open(source: &Source) -> Result<FileTable> {
-        let spec = source.file.as_ref().ok_or_else(|| EngineError::Unsupported(format!("source '{}' is not a file source", source.name)))?;
+        let spec = source.file.as_ref().ok_or_else(|| {
+            EngineError::Unsupported(format!("source '{}' is not a file source", source.name))
+        })?;
         let path = spec.uri.strip_prefix("file://").ok_or_else(|| {
             EngineError::Unsupported(format!(
                 "file source '{}': only file:// URIs are read by this build ({})",
@@ -52,7 +54,9 @@ impl FileTable {
     }
 
     fn modified(&self) -> Option<SystemTime> {
-        std::fs::metadata(&self.path).and_then(|m| m.modified()).ok()
+        std::fs::metadata(&self.path)
+            .and_then(|m| m.modified())
+            .ok()
     }
 
     /// Reads the file again if it changed since it was loaded; a file that now
@@ -69,12 +73,21 @@ impl FileTable {
                 self.loaded = modified;
                 info!(source = %self.name, rows, "file table reloaded");
             }
-            Ok(_) => tracing::warn!(source = %self.name, "file changed its columns; keeping the rows last read"),
-            Err(error) => tracing::warn!(source = %self.name, %error, "file unreadable; keeping the rows last read"),
+            Ok(_) => {
+                tracing::warn!(source = %self.name, "file changed its columns; keeping the rows last read")
+            }
+            Err(error) => {
+                tracing::warn!(source = %self.name, %error, "file unreadable; keeping the rows last read")
+            }
         }
     }
 
-    async fn read(&self) -> Result<(arrow::datatypes::SchemaRef, Vec<arrow::record_batch::RecordBatch>)> {
+    async fn read(
+        &self,
+    ) -> Result<(
+        arrow::datatypes::SchemaRef,
+        Vec<arrow::record_batch::RecordBatch>,
+    )> {
         let ctx = SessionContext::new();
         let path = self.path.display().to_string();
         let extension = self
@@ -84,10 +97,16 @@ impl FileTable {
             .unwrap_or_default();
         let frame = match self.format {
             FileFormat::Parquet => {
-                ctx.read_parquet(&path, ParquetReadOptions::default().file_extension(&extension))
+                ctx.read_parquet(
+                    &path,
+                    ParquetReadOptions::default().file_extension(&extension),
+                )
+                .await
+            }
+            FileFormat::Csv => {
+                ctx.read_csv(&path, CsvReadOptions::new().file_extension(&extension))
                     .await
             }
-            FileFormat::Csv => ctx.read_csv(&path, CsvReadOptions::new().file_extension(&extension)).await,
             FileFormat::Json => {
                 ctx.read_json(&path, JsonReadOptions::default().file_extension(&extension))
                     .await

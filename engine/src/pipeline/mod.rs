@@ -86,10 +86,18 @@ impl Pipeline {
             let mut progressed = false;
             let mut failures = Vec::new();
             for transformation in std::mem::take(&mut pending) {
-                let plan = match context.state().create_logical_plan(&transformation.sql).await {
+                let plan = match context
+                    .state()
+                    .create_logical_plan(&transformation.sql)
+                    .await
+                {
                     Ok(plan) => plan,
                     Err(error) => {
-                        failures.push(format!("{}: {}", transformation.name, error.strip_backtrace()));
+                        failures.push(format!(
+                            "{}: {}",
+                            transformation.name,
+                            error.strip_backtrace()
+                        ));
                         pending.push(transformation);
                         continue;
                     }
@@ -97,7 +105,10 @@ impl Pipeline {
                 progressed = true;
                 let name = transformation.name.clone();
                 let stream_plan = split(&plan, &kinds).map_err(|rejection| {
-                    EngineError::Unsupported(format!("transformation '{name}': {}", rejection.message))
+                    EngineError::Unsupported(format!(
+                        "transformation '{name}': {}",
+                        rejection.message
+                    ))
                 })?;
                 let schema = Arc::new(plan.schema().as_arrow().clone());
                 let table = BatchTable::new(schema);

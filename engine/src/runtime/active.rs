@@ -67,13 +67,17 @@ impl ActiveSet {
 
     /// The stream sources.
     pub fn streams(&self) -> impl Iterator<Item = &Source> {
-        self.definitions.sources.iter().filter(|s| s.stream.is_some())
+        self.definitions
+            .sources
+            .iter()
+            .filter(|s| s.stream.is_some())
     }
 
     /// How a feature's operator reads and aggregates, from its definition;
     /// `lateness` is its stream source's allowed lateness in microseconds.
     pub fn feature_input(&self, feature: &Feature, lateness: i64) -> Result<FeatureInput> {
-        let invalid = |why: String| EngineError::Unsupported(format!("feature '{}': {why}", feature.name));
+        let invalid =
+            |why: String| EngineError::Unsupported(format!("feature '{}': {why}", feature.name));
         let relation = self
             .catalog
             .relations

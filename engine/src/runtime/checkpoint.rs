@@ -35,7 +35,9 @@ impl Checkpoint {
             },
         };
         let partitions = partitions as usize;
-        checkpoint.positions.resize(partitions, Position::START.to_bytes());
+        checkpoint
+            .positions
+            .resize(partitions, Position::START.to_bytes());
         checkpoint.processed.resize(partitions, 0);
         Ok(checkpoint)
     }
@@ -53,7 +55,9 @@ impl Checkpoint {
 
     /// Every partition's resume position.
     pub fn positions(&self) -> Vec<Position> {
-        (0..self.positions.len() as u32).map(|p| self.position(p)).collect()
+        (0..self.positions.len() as u32)
+            .map(|p| self.position(p))
+            .collect()
     }
 
     /// Adds the checkpoint to `batch`.

@@ -124,11 +124,31 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner())
             .get(source)
             .cloned()
-            .ok_or_else(|| EngineError::Unsupported(format!("source '{source}' is not being processed")))?;
+            .ok_or_else(|| {
+                EngineError::Unsupported(format!("source '{source}' is not being processed"))
+            })?;
         receiver
-            .wait_for(|positions| positions.get(partition as usize).is_some_and(|p| *p >= position))
+            .wait_for(|positions| {
+                positions
+                    .get(partition as usize)
+                    .is_some_and(|p| *p >= position)
+            })
             .await
-            .map_err(|_| EngineError::Unsupported(format!("processing of '{source}' restarted while waiting; retry")))?;
+            .map_err(|_| {
+                EngineError::Unsupported(format!(
+                    "processing of '{source}' restarted while waiting; retry"
+                ))
+            })?;
+        Ok(())
+    }
+
+    /// Waits until the state of `source` reflects every row its log holds now.
+    pub async fn wait_caught_up(&self, source: &str, topic: &str) -> Result<()> {
+        let partitions = self.log.partitions(topic).await?;
+        for partition in 0..partitions {
+            let head = self.log.head(topic, partition).await?;
+            self.wait_for(source, partition, head).await?;
+        }
         Ok(())
     }
 

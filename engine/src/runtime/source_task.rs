@@ -64,7 +64,11 @@ impl SourceTask {
             .views()
             .iter()
             .map(|(name, plan)| {
-                let version = active.transformation_versions.get(name).copied().unwrap_or(1);
+                let version = active
+                    .transformation_versions
+                    .get(name)
+                    .copied()
+                    .unwrap_or(1);
                 ViewOperator::new(feature_table(name, version), name.clone(), plan.clone())
             })
             .collect();
@@ -73,14 +77,20 @@ impl SourceTask {
             if !relations.contains(&feature.source) {
                 continue;
             }
-            let version = active.feature_versions.get(&feature.name).copied().unwrap_or(1);
+            let version = active
+                .feature_versions
+                .get(&feature.name)
+                .copied()
+                .unwrap_or(1);
             let key_column = active
                 .definitions
                 .entities
                 .iter()
                 .find(|e| e.name == feature.entity)
                 .map(|e| e.key.clone())
-                .ok_or_else(|| EngineError::Unsupported(format!("feature '{}': unknown entity", feature.name)))?;
+                .ok_or_else(|| {
+                    EngineError::Unsupported(format!("feature '{}': unknown entity", feature.name))
+                })?;
             features.push(FeatureOperator::new(
                 feature_table(&feature.name, version),
                 feature.source.clone(),
@@ -106,7 +116,8 @@ impl SourceTask {
 
     /// Processes the source forever (until the task is aborted or fails).
     pub async fn run(mut self) -> Result<()> {
-        let mut checkpoint = Checkpoint::load(self.state.as_ref(), &self.source.name, self.partitions)?;
+        let mut checkpoint =
+            Checkpoint::load(self.state.as_ref(), &self.source.name, self.partitions)?;
         self.progress.send_replace(checkpoint.positions());
         let mut rate_started = Instant::now();
         let mut rate_rows = 0u64;
@@ -114,7 +125,10 @@ impl SourceTask {
             let mut processed = false;
             for partition in 0..self.partitions {
                 let from = checkpoint.position(partition);
-                let batches = self.log.read(&self.topic, partition, from, MAX_BATCH_ROWS).await?;
+                let batches = self
+                    .log
+                    .read(&self.topic, partition, from, MAX_BATCH_ROWS)
+                    .await?;
                 if batches.is_empty() {
                     continue;
                 }
@@ -122,22 +136,37 @@ impl SourceTask {
                 let started = Instant::now();
                 let rows = self.process(&mut checkpoint, partition, batches).await?;
                 let source = self.source.name.as_str();
-                self.metrics.batch_seconds.with_label_values(&[source]).observe(started.elapsed().as_secs_f64());
-                self.metrics.events_processed.with_label_values(&[source]).inc_by(rows);
+                self.metrics
+                    .batch_seconds
+                    .with_label_values(&[source])
+                    .observe(started.elapsed().as_secs_f64());
+                self.metrics
+                    .events_processed
+                    .with_label_values(&[source])
+                    .inc_by(rows);
                 rate_rows += rows;
                 let elapsed = rate_started.elapsed().as_secs_f64();
                 if elapsed >= 1.0 {
-                    self.metrics.events_per_second.with_label_values(&[source]).set(rate_rows as f64 / elapsed);
+                    self.metrics
+                        .events_per_second
+                        .with_label_values(&[source])
+                        .set(rate_rows as f64 / elapsed);
                     rate_started = Instant::now();
                     rate_rows = 0;
                 }
                 let head_rows = self.log.row_count(&self.topic, partition).await?;
                 let lag = head_rows.saturating_sub(checkpoint.processed[partition as usize]);
-                self.metrics.lag.with_label_values(&[source]).set(lag as i64);
+                self.metrics
+                    .lag
+                    .with_label_values(&[source])
+                    .set(lag as i64);
                 self.progress.send_replace(checkpoint.positions());
             }
             if !processed {
-                self.metrics.events_per_second.with_label_values(&[&self.source.name]).set(0.0);
+                self.metrics
+                    .events_per_second
+                    .with_label_values(&[&self.source.name])
+                    .set(0.0);
                 let waits = (0..self.partitions).map(|partition| {
                     let log = self.log.clone();
                     let topic = self.topic.clone();
@@ -172,15 +201,22 @@ impl SourceTask {
         let outputs = self.pipeline.run(batch).await?;
         let store = self.state.as_ref();
         for view in &mut self.views {
-            let Some(rows) = outputs.get(&view.name) else { continue };
+            let Some(rows) = outputs.get(&view.name) else {
+                continue;
+            };
             for changed in view.apply_rows(store, rows)? {
                 for feature in &mut self.features {
-                    let FeatureInput::View { column } = &feature.input else { continue };
+                    let FeatureInput::View { column } = &feature.input else {
+                        continue;
+                    };
                     if feature.relation != view.name {
                         continue;
                     }
                     let key = changed.iter().find(|(name, _)| *name == feature.key_column);
-                    let value = changed.iter().find(|(name, _)| name == column).and_then(|(_, v)| v.clone());
+                    let value = changed
+                        .iter()
+                        .find(|(name, _)| name == column)
+                        .and_then(|(_, v)| v.clone());
                     if let Some((_, Some(key))) = key {
                         feature.set_current(store, &key.key_bytes(), value)?;
                     }

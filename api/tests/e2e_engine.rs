@@ -1,0 +1,318 @@
+//! End to end through the engine: the real binary, events ingested over gRPC,
+//! a stream–file join, a GROUP BY view and windowed features, read back with
+//! `GetOnlineFeatures` and `freshet get`. Expected values are worked by hand from
+//! the events below.
+
+mod common;
+
+use common::{stdout_of, Server};
+use freshet_api::proto::{self, entity_key::Key, feature_value::Value as V, PayloadFormat};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const MINUTE: i64 = 60_000_000;
+const HOUR: i64 = 60 * MINUTE;
+const DAY: i64 = 24 * HOUR;
+
+/// Copies the definitions and the items file into `dir` (so the test can change
+/// the items file) and returns the definitions' path.
+fn definitions_in(dir: &std::path::Path) -> String {
+    let data = format!("{}/tests/data", env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(format!("{data}/engine.yaml"), dir.join("engine.yaml")).unwrap();
+    std::fs::copy(format!("{data}/items.csv"), dir.join("items.csv")).unwrap();
+    dir.join("engine.yaml").display().to_string()
+}
+
+fn event(user: i64, item: i64, amount: f64, ts: i64) -> String {
+    format!(
+        r#"{{"user_id":{user},"item_id":{item},"amount":{amount},"ts":{}}}"#,
+        ts / 1000
+    )
+}
+
+fn ingest(lines: &[String], wait: bool) -> proto::IngestRequest {
+    proto::IngestRequest {
+        source: "purchases".into(),
+        format: PayloadFormat::JsonLines as i32,
+        data: lines.join("\n").into_bytes(),
+        skip_bad_rows: false,
+        validate_only: false,
+        wait,
+    }
+}
+
+fn int(key: i64) -> proto::EntityKey {
+    proto::EntityKey {
+        key: Some(Key::IntValue(key)),
+    }
+}
+
+fn text(key: &str) -> proto::EntityKey {
+    proto::EntityKey {
+        key: Some(Key::StringValue(key.into())),
+    }
+}
+
+fn get(
+    features: &[&str],
+    entity: &str,
+    keys: Vec<proto::EntityKey>,
+) -> proto::GetOnlineFeaturesRequest {
+    proto::GetOnlineFeaturesRequest {
+        features: features.iter().map(|f| f.to_string()).collect(),
+        entity: entity.into(),
+        keys,
+    }
+}
+
+/// A value as the test writes expectations: `None` for null.
+#[derive(Debug, PartialEq)]
+enum Expect {
+    Null,
+    I(i64),
+    F(f64),
+    S(&'static str),
+}
+
+fn actual(value: &proto::FeatureValue) -> Expect {
+    match &value.value {
+        None => Expect::Null,
+        Some(V::IntValue(v)) => Expect::I(*v),
+        Some(V::DoubleValue(v)) => Expect::F(*v),
+        Some(V::StringValue(v)) => Expect::S(Box::leak(v.clone().into_boxed_str())),
+        Some(other) => panic!("unexpected value {other:?}"),
+    }
+}
+
+const USER_FEATURES: [&str; 6] = [
+    "spend_7d",
+    "purchases_1d",
+    "last_category",
+    "lifetime_max",
+    "categories_30d",
+    "avg_1d_filled",
+];
+
+async fn user_rows(server: &Server) -> (Vec<Vec<Expect>>, proto::GetOnlineFeaturesResponse) {
+    let response = server
+        .client()
+        .await
+        .get_online_features(get(&USER_FEATURES, "user", vec![int(1), int(2), int(3)]))
+        .await
+        .unwrap()
+        .into_inner();
+    let rows = response
+        .rows
+        .iter()
+        .map(|row| row.values.iter().map(actual).collect())
+        .collect();
+    (rows, response)
+}
+
+async fn metrics(url: &str) -> String {
+    let address = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/metrics");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut body = String::new();
+    stream.read_to_string(&mut body).await.unwrap();
+    body
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn features_are_served_after_ingest_with_read_after_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let definitions = definitions_in(dir.path());
+    let data = dir.path().join("data");
+    let server = Server::start(&data);
+    stdout_of(server.cli(&["apply", "-f", &definitions]));
+
+    let now = chrono::Utc::now().timestamp_micros() / 1_000_000 * 1_000_000;
+    // Items: 1 = books, 2 = games; item 3 is not in the file, so the join drops it.
+    let events = vec![
+        event(1, 1, 10.0, now - 8 * DAY),
+        event(1, 2, 20.0, now - 2 * DAY),
+        event(1, 1, 5.5, now - HOUR),
+        event(1, 3, 100.0, now - 30 * MINUTE),
+        event(2, 2, 7.0, now - 20 * MINUTE),
+    ];
+    let mut client = server.client().await;
+    let response = client
+        .ingest(ingest(&events, true))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((response.accepted, response.late), (5, 0));
+
+    // Read-after-write: the response came back only once the events were applied.
+    let (rows, response) = user_rows(&server).await;
+    use Expect::*;
+    assert_eq!(
+        rows,
+        vec![
+            // 7d: 20 + 5.5; 1d: two purchases (one of item 3); latest joined category;
+            // lifetime max includes item 3; 30d categories {books, games}; 1d avg (5.5 + 100) / 2.
+            vec![F(25.5), I(2), S("books"), F(100.0), I(2), F(52.75)],
+            vec![F(7.0), I(1), S("games"), F(7.0), I(1), F(7.0)],
+            // Unknown user: defaults, count 0, NULL without default, fill 99.
+            vec![F(0.0), I(0), S("none"), Null, I(0), F(99.0)],
+        ]
+    );
+    assert_eq!(
+        response.features,
+        USER_FEATURES
+            .iter()
+            .map(|f| format!("{f}@v1"))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        response.types,
+        vec!["float64", "int64", "string", "float64", "int64", "float64"]
+    );
+    let evaluated = response.evaluated_at_micros;
+    assert!(
+        evaluated >= now && evaluated < now + 10 * MINUTE,
+        "evaluation time {evaluated} vs {now}"
+    );
+
+    // The GROUP BY view, read by key: books 10 + 5.5, games 20 + 7; unknown → default.
+    let categories = client
+        .get_online_features(get(
+            &["category_revenue"],
+            "category",
+            vec![text("books"), text("games"), text("toys")],
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let revenue: Vec<Expect> = categories
+        .rows
+        .iter()
+        .map(|r| actual(&r.values[0]))
+        .collect();
+    assert_eq!(revenue, vec![F(15.5), F(27.0), F(0.0)]);
+
+    // An event more than the allowed lateness (1h) behind the watermark is late:
+    // kept aside and counted, and no feature changes.
+    let late = client
+        .ingest(ingest(&[event(2, 1, 1.0, now - 3 * HOUR)], true))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((late.accepted, late.late), (0, 1));
+    assert_eq!(
+        user_rows(&server).await.0[1],
+        vec![F(7.0), I(1), S("games"), F(7.0), I(1), F(7.0)]
+    );
+    let status: serde_json::Value =
+        serde_json::from_str(&stdout_of(server.cli(&["status", "--json"]))).unwrap();
+    let purchases = &status["sources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "purchases")
+        .unwrap()
+        .clone();
+    assert_eq!(purchases["events_late"], 1);
+    assert_eq!(purchases["events_rejected_kept"], 1);
+    assert_eq!(purchases["events_processed"], 5);
+    assert_eq!(purchases["lag"], 0);
+
+    // The items file changes: item 3 becomes toys, and the join sees it.
+    std::fs::write(
+        dir.path().join("items.csv"),
+        "item_id,category\n1,books\n2,games\n3,toys\n",
+    )
+    .unwrap();
+    client
+        .ingest(ingest(&[event(2, 3, 4.0, now - 10 * MINUTE)], true))
+        .await
+        .unwrap();
+    let rows = user_rows(&server).await.0;
+    assert_eq!(
+        rows[1],
+        vec![F(11.0), I(2), S("toys"), F(7.0), I(2), F(5.5)]
+    );
+
+    // The CLI prints JSON, one object per key, features by the names asked for.
+    let printed = stdout_of(server.cli(&[
+        "get",
+        "--features",
+        "spend_7d,purchases_1d",
+        "--entity",
+        "user=1",
+        "--entity",
+        "user=3",
+    ]));
+    let printed: serde_json::Value = serde_json::from_str(&printed).unwrap();
+    assert_eq!(
+        printed["rows"],
+        serde_json::json!([
+            {"user": 1, "spend_7d": 25.5, "purchases_1d": 2},
+            {"user": 3, "spend_7d": 0.0, "purchases_1d": 0}
+        ])
+    );
+    assert_eq!(
+        printed["features"],
+        serde_json::json!(["spend_7d@v1", "purchases_1d@v1"])
+    );
+
+    // Metrics count what happened.
+    let text = metrics(&server.metrics_url).await;
+    for line in [
+        "freshet_events_in_total{source=\"purchases\"} 6",
+        "freshet_events_late_total{source=\"purchases\"} 1",
+        "freshet_events_processed_total{source=\"purchases\"} 6",
+        "freshet_source_lag_events{source=\"purchases\"} 0",
+    ] {
+        assert!(text.contains(line), "metrics lack {line:?}:\n{text}");
+    }
+    assert!(text.contains("freshet_lookup_seconds_count "), "{text}");
+    assert!(
+        text.contains("freshet_micro_batch_seconds_bucket{source=\"purchases\""),
+        "{text}"
+    );
+
+    // State and positions survive a restart: the same values, nothing reprocessed.
+    server.stop();
+    let server = Server::start(&data);
+    assert_eq!(user_rows(&server).await.0, rows);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_lookups_are_invalid_arguments_that_name_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let definitions = definitions_in(dir.path());
+    let server = Server::start(&dir.path().join("data"));
+    stdout_of(server.cli(&["apply", "-f", &definitions]));
+    let mut client = server.client().await;
+    let cases = vec![
+        (get(&["spend_7d", "nope"], "user", vec![int(1)]), "nope"),
+        (get(&["spend_7d@v9"], "user", vec![int(1)]), "spend_7d@v9"),
+        (
+            get(&["spend_7d"], "user", vec![int(1), text("abc")]),
+            "entity key #1 (the string \"abc\")",
+        ),
+        (
+            get(&["spend_7d", "category_revenue"], "user", vec![int(1)]),
+            "'category_revenue@v1' describes entity 'category'",
+        ),
+        (
+            get(&["spend_7d"], "user", (0..10_001).map(int).collect()),
+            "10001 entity keys",
+        ),
+        (get(&[], "user", vec![int(1)]), "no features"),
+    ];
+    for (request, needle) in cases {
+        let status = client.get_online_features(request).await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+        assert!(
+            status.message().contains(needle),
+            "{needle:?} not in {:?}",
+            status.message()
+        );
+    }
+}

@@ -1,0 +1,214 @@
+//! Exactly-once under SIGKILL: the real server is killed at random instants while
+//! events are being ingested and processed, restarted, and fed the rest; its final
+//! online values must equal those of a server that was never killed.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{stdout_of, Server};
+use freshet_api::proto::{self, entity_key::Key, PayloadFormat};
+use rand::{Rng, SeedableRng};
+
+const CHUNKS: usize = 60;
+const CHUNK_ROWS: usize = 400;
+const USERS: i64 = 300;
+const ROUNDS: usize = 12;
+
+const FEATURES: [&str; 7] = [
+    "spend_7d",
+    "purchases_1d",
+    "last_category",
+    "lifetime_max",
+    "categories_30d",
+    "avg_1d_filled",
+    "spend_zscore",
+];
+
+fn definitions_in(dir: &std::path::Path) -> String {
+    let data = format!("{}/tests/data", env!("CARGO_MANIFEST_DIR"));
+    let mut text = std::fs::read_to_string(format!("{data}/engine.yaml")).unwrap();
+    // One feature whose value transform depends on statistics of what it has seen.
+    text.push_str("  - { name: spend_zscore, entity: user, source: purchases, aggregate: sum(amount), window: 1d, transform: { scale: zscore, clip: [0.05, 0.95] } }\n");
+    std::fs::write(dir.join("engine.yaml"), text).unwrap();
+    std::fs::copy(format!("{data}/items.csv"), dir.join("items.csv")).unwrap();
+    dir.join("engine.yaml").display().to_string()
+}
+
+/// The events of chunk `i`: the same in every run, in event-time order across
+/// chunks, timestamps within the last day.
+fn chunk(i: usize, start: i64) -> Vec<u8> {
+    let mut lines = Vec::with_capacity(CHUNK_ROWS);
+    for j in 0..CHUNK_ROWS {
+        let n = (i * CHUNK_ROWS + j) as i64;
+        let user = (n * 7919) % USERS;
+        let item = n % 3 + 1;
+        let amount = ((n * 37) % 1000) as f64 / 10.0;
+        let ts_ms = start / 1000 + n * 1000;
+        lines.push(format!(
+            r#"{{"user_id":{user},"item_id":{item},"amount":{amount},"ts":{ts_ms}}}"#
+        ));
+    }
+    lines.join("\n").into_bytes()
+}
+
+fn request(data: Vec<u8>, wait: bool) -> proto::IngestRequest {
+    proto::IngestRequest {
+        source: "purchases".into(),
+        format: PayloadFormat::JsonLines as i32,
+        data,
+        skip_bad_rows: false,
+        validate_only: false,
+        wait,
+    }
+}
+
+async fn accepted(server: &Server) -> u64 {
+    let status = server
+        .client()
+        .await
+        .get_status(proto::GetStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    status
+        .sources
+        .iter()
+        .find(|s| s.name == "purchases")
+        .unwrap()
+        .events_accepted
+}
+
+/// Sends chunks `from..CHUNKS`, the last with `wait` so that it returns once
+/// every event is reflected online.
+async fn send_rest(server: &Server, from: usize, start: i64) {
+    let mut client = server.client().await;
+    for i in from..CHUNKS {
+        client
+            .ingest(request(chunk(i, start), i + 1 == CHUNKS))
+            .await
+            .unwrap();
+    }
+}
+
+async fn online_values(server: &Server) -> Vec<String> {
+    let response = server
+        .client()
+        .await
+        .get_online_features(proto::GetOnlineFeaturesRequest {
+            features: FEATURES.iter().map(|f| f.to_string()).collect(),
+            entity: "user".into(),
+            keys: (0..USERS)
+                .map(|u| proto::EntityKey {
+                    key: Some(Key::IntValue(u)),
+                })
+                .collect(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    response
+        .rows
+        .iter()
+        .map(|row| format!("{:?}", row.values))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killed_and_restarted_server_ends_with_the_same_online_values() {
+    let start = chrono::Utc::now().timestamp_micros() - 20 * 3_600_000_000;
+    let seed: u64 = rand::rng().random();
+    eprintln!("kill test seed {seed}");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+
+    // The reference: never killed.
+    let reference_dir = tempfile::tempdir().unwrap();
+    let definitions = definitions_in(reference_dir.path());
+    let server = Server::start(&reference_dir.path().join("data"));
+    stdout_of(server.cli(&["apply", "-f", &definitions]));
+    send_rest(&server, 0, start).await;
+    let expected = online_values(&server).await;
+    server.stop();
+
+    // The same events, with SIGKILLs at random instants.
+    let dir = tempfile::tempdir().unwrap();
+    let definitions = definitions_in(dir.path());
+    let data = dir.path().join("data");
+    let mut applied = false;
+    for round in 0..ROUNDS {
+        let server = Server::start(&data);
+        if !applied {
+            stdout_of(server.cli(&["apply", "-f", &definitions]));
+            applied = true;
+        }
+        // Chunks are appended whole or not at all: the log says how many landed.
+        let landed = accepted(&server).await as usize;
+        assert_eq!(landed % CHUNK_ROWS, 0, "a chunk landed in part");
+        let from = landed / CHUNK_ROWS;
+        let url = server.url.clone();
+        let sender = tokio::spawn(async move {
+            let Ok(mut client) =
+                proto::feature_store_client::FeatureStoreClient::connect(url).await
+            else {
+                return;
+            };
+            for i in from..CHUNKS {
+                if client
+                    .ingest(request(chunk(i, start), false))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
+        // The kill instant is random: it is the point of the test, not a wait for
+        // anything.
+        tokio::time::sleep(Duration::from_millis(rng.random_range(20..600))).await;
+        let pid = server.pid().to_string();
+        let status = Command::new("kill")
+            .args(["-KILL", &pid])
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "round {round}: kill failed");
+        drop(server);
+        let _ = sender.await;
+    }
+
+    let server = Server::start(&data);
+    let landed = accepted(&server).await as usize;
+    assert_eq!(landed % CHUNK_ROWS, 0, "a chunk landed in part");
+    send_rest(&server, landed / CHUNK_ROWS, start).await;
+    // A request without rows and with `wait` returns once everything ingested so
+    // far is processed (needed when every chunk landed before the last kill).
+    server
+        .client()
+        .await
+        .ingest(request(Vec::new(), true))
+        .await
+        .unwrap();
+    let status = server
+        .client()
+        .await
+        .get_status(proto::GetStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let purchases = status
+        .sources
+        .iter()
+        .find(|s| s.name == "purchases")
+        .unwrap();
+    assert_eq!(
+        purchases.events_accepted,
+        (CHUNKS * CHUNK_ROWS) as u64,
+        "every event exactly once in the log"
+    );
+    let actual = online_values(&server).await;
+    assert_eq!(actual.len(), expected.len());
+    for (user, (a, e)) in actual.iter().zip(&expected).enumerate() {
+        assert_eq!(a, e, "user {user} (seed {seed})");
+    }
+}

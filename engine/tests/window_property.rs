@@ -1,0 +1,266 @@
+//! Property test of the feature operators: random event sequences (random keys,
+//! timestamps, values, out of order within the allowed lateness), split into random
+//! micro-batches, committed to a real RocksDB state store after each batch, then
+//! read back and evaluated at random read times `t`. Every aggregate must equal a
+//! brute-force computation directly over the events with `t - W < event_time <= t`.
+
+use std::sync::Arc;
+
+use arrow::array::{Float64Array, Int64Array, TimestampMicrosecondArray};
+use arrow::record_batch::RecordBatch;
+use freshet_engine::aggregate::{Aggregation, Retention};
+use freshet_engine::operators::{
+    feature_state_key, Changes, FeatureInput, FeatureOperator, StoredFeature,
+};
+use freshet_engine::value::Value;
+use freshet_sql::aggregate::AggregateFunction;
+use freshet_storage::embedded::RocksStateStore;
+use freshet_storage::state::{column_family::OPERATOR_STATE, StateStore};
+use proptest::prelude::*;
+
+const SECOND: i64 = 1_000_000;
+const LATENESS: i64 = 30 * SECOND;
+const STEP: i64 = 5 * SECOND;
+
+/// One event in arrival order.
+#[derive(Debug, Clone)]
+struct Event {
+    key: i64,
+    ts: i64,
+    value: f64,
+}
+
+/// Events whose times move forward by STEP on average but jitter by up to
+/// LATENESS / 2 either way, so every event is within the lateness of all before it.
+fn events() -> impl Strategy<Value = Vec<Event>> {
+    prop::collection::vec((0i64..4, -LATENESS / 2..LATENESS / 2, 0u8..12), 1..160).prop_map(|raw| {
+        raw.into_iter()
+            .enumerate()
+            .map(|(i, (key, jitter, value))| Event {
+                key,
+                ts: 1_000 * SECOND + i as i64 * STEP + jitter,
+                // A small set of values, so that ties and repeats happen.
+                value: value as f64 * 1.5 - 4.0,
+            })
+            .collect()
+    })
+}
+
+/// The aggregate computed directly over the events of `key` in the window.
+fn brute_force(
+    function: AggregateFunction,
+    window: Option<i64>,
+    events: &[Event],
+    key: i64,
+    t: i64,
+) -> Option<Value> {
+    let selected: Vec<(usize, &Event)> = events
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.key == key && e.ts <= t && window.is_none_or(|w| e.ts > t - w))
+        .collect();
+    let values: Vec<f64> = selected.iter().map(|(_, e)| e.value).collect();
+    let n = values.len() as f64;
+    use AggregateFunction::*;
+    match function {
+        Count => Some(Value::Int(values.len() as i64)),
+        _ if values.is_empty() => match function {
+            CountDistinct => Some(Value::Int(0)),
+            _ => None,
+        },
+        Sum => Some(Value::Float(values.iter().sum())),
+        Avg => Some(Value::Float(values.iter().sum::<f64>() / n)),
+        Min => values.iter().copied().reduce(f64::min).map(Value::Float),
+        Max => values.iter().copied().reduce(f64::max).map(Value::Float),
+        // Earliest event time; on a tie, the first to arrive.
+        First => selected
+            .iter()
+            .min_by_key(|(i, e)| (e.ts, *i))
+            .map(|(_, e)| Value::Float(e.value)),
+        // Latest event time; on a tie, the last to arrive.
+        Last => selected
+            .iter()
+            .max_by_key(|(i, e)| (e.ts, *i))
+            .map(|(_, e)| Value::Float(e.value)),
+        CountDistinct => {
+            let mut distinct: Vec<u64> = values.iter().map(|v| v.to_bits()).collect();
+            distinct.sort();
+            distinct.dedup();
+            Some(Value::Int(distinct.len() as i64))
+        }
+        Var | Stddev => {
+            if values.len() < 2 {
+                return None;
+            }
+            let mean = values.iter().sum::<f64>() / n;
+            let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0);
+            Some(Value::Float(if function == Stddev {
+                var.sqrt()
+            } else {
+                var
+            }))
+        }
+    }
+}
+
+fn close(a: &Option<Value>, b: &Option<Value>) -> bool {
+    match (a, b) {
+        (Some(Value::Float(x)), Some(Value::Float(y))) => {
+            (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0)
+        }
+        _ => a == b,
+    }
+}
+
+fn batch(events: &[Event]) -> RecordBatch {
+    RecordBatch::try_from_iter([
+        (
+            "user_id",
+            Arc::new(Int64Array::from_iter_values(events.iter().map(|e| e.key))) as _,
+        ),
+        (
+            "ts",
+            Arc::new(TimestampMicrosecondArray::from_iter_values(
+                events.iter().map(|e| e.ts),
+            )) as _,
+        ),
+        (
+            "v",
+            Arc::new(Float64Array::from_iter_values(
+                events.iter().map(|e| e.value),
+            )) as _,
+        ),
+    ])
+    .unwrap()
+}
+
+const FUNCTIONS: [AggregateFunction; 10] = [
+    AggregateFunction::Count,
+    AggregateFunction::Sum,
+    AggregateFunction::Avg,
+    AggregateFunction::Min,
+    AggregateFunction::Max,
+    AggregateFunction::Last,
+    AggregateFunction::First,
+    AggregateFunction::CountDistinct,
+    AggregateFunction::Stddev,
+    AggregateFunction::Var,
+];
+
+fn check(
+    events: Vec<Event>,
+    cuts: Vec<usize>,
+    window: Option<i64>,
+    reads: Vec<i64>,
+) -> Result<(), TestCaseError> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RocksStateStore::open(dir.path()).unwrap();
+    let mut operators: Vec<(AggregateFunction, Aggregation, FeatureOperator)> = FUNCTIONS
+        .iter()
+        .map(|&function| {
+            let aggregation = Aggregation {
+                function,
+                integer_input: false,
+                retention: Retention {
+                    window,
+                    lateness: LATENESS,
+                },
+            };
+            let operator = FeatureOperator::new(
+                format!("{}@v1", function.name()),
+                "purchases".into(),
+                "user_id".into(),
+                FeatureInput::Events {
+                    aggregation,
+                    time_column: "ts".into(),
+                    value_column: Some("v".into()),
+                },
+                false,
+            );
+            (function, aggregation, operator)
+        })
+        .collect();
+    let mut bounds: Vec<usize> = cuts.into_iter().map(|c| c % (events.len() + 1)).collect();
+    bounds.push(0);
+    bounds.push(events.len());
+    bounds.sort();
+    bounds.dedup();
+    let mut watermark = i64::MIN;
+    let mut reads = reads.into_iter();
+    for range in bounds.windows(2) {
+        let slice = &events[range[0]..range[1]];
+        let mut changes = Changes::default();
+        for (_, _, operator) in &mut operators {
+            operator
+                .apply_rows(&store, &[batch(slice)], watermark)
+                .unwrap();
+            operator.flush(&mut changes);
+        }
+        store.write(changes.state).unwrap();
+        watermark = watermark.max(slice.iter().map(|e| e.ts).max().unwrap_or(i64::MIN));
+        let seen = &events[..range[1]];
+        // A read time the state must answer exactly: at or after watermark - lateness.
+        let t = watermark - LATENESS + reads.next().unwrap_or(0);
+        for (function, aggregation, _) in &operators {
+            for key in 0..4i64 {
+                let stored = store
+                    .get(
+                        OPERATOR_STATE,
+                        &feature_state_key(
+                            &format!("{}@v1", function.name()),
+                            &Value::Int(key).key_bytes(),
+                        ),
+                    )
+                    .unwrap();
+                let engine = match stored.map(|b| StoredFeature::decode(&b).unwrap()) {
+                    Some(StoredFeature::Events(state)) => state.evaluate(aggregation, t),
+                    Some(StoredFeature::Current(_)) => panic!("events feature holds a view value"),
+                    None => never_seen(*function),
+                };
+                let expected = brute_force(*function, window, seen, key, t);
+                prop_assert!(
+                    close(&engine, &expected),
+                    "{} window {:?} key {} at t={}: engine {:?}, reference {:?}",
+                    function.name(),
+                    window,
+                    key,
+                    t,
+                    engine,
+                    expected
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What a key that never had an event reads as.
+fn never_seen(function: AggregateFunction) -> Option<Value> {
+    match function {
+        AggregateFunction::Count | AggregateFunction::CountDistinct => Some(Value::Int(0)),
+        _ => None,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn windowed_aggregates_equal_brute_force(
+        events in events(),
+        cuts in prop::collection::vec(0usize..200, 0..6),
+        window_seconds in prop::sample::select(vec![1i64, 10, 60, 300]),
+        reads in prop::collection::vec(0i64..400 * SECOND, 8),
+    ) {
+        check(events, cuts, Some(window_seconds * SECOND), reads)?;
+    }
+
+    #[test]
+    fn lifetime_aggregates_equal_brute_force(
+        events in events(),
+        cuts in prop::collection::vec(0usize..200, 0..6),
+        reads in prop::collection::vec(0i64..400 * SECOND, 8),
+    ) {
+        check(events, cuts, None, reads)?;
+    }
+}
