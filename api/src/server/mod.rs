@@ -15,7 +15,7 @@ use freshet_storage::log::EventLog;
 use freshet_storage::online::OnlineStore;
 use freshet_storage::state::StateStore;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 use tracing::info;
 
 pub use config::ServeConfig;
@@ -64,7 +64,10 @@ pub async fn serve(
                 .max_decoding_message_size(MAX_REQUEST_BYTES)
                 .max_encoding_message_size(MAX_REQUEST_BYTES),
         )
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(
+            TcpIncoming::from(listener).with_nodelay(Some(true)),
+            shutdown,
+        )
         .await?;
     info!("stopped; storage closed");
     Ok(())

@@ -25,7 +25,7 @@ use crate::{EngineError, Result};
 
 /// Rows read per partition per micro-batch, at most (a batch may overshoot by
 /// one appended frame).
-pub const MAX_BATCH_ROWS: usize = 65_536;
+pub const MAX_BATCH_ROWS: usize = 1 << 20;
 
 /// Everything one source's loop works with.
 pub struct SourceTask {
