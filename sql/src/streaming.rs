@@ -21,7 +21,7 @@ pub enum StreamPlan {
         stream: String,
     },
     /// A GROUP BY, maintained incrementally as a table keyed by its group key.
-    View(ViewPlan),
+    View(Box<ViewPlan>),
     /// Reads file tables only: a bounded table, recomputed when its files change.
     Table,
 }
@@ -236,13 +236,13 @@ pub fn split(
             outputs
         }
     };
-    Ok(StreamPlan::View(ViewPlan {
+    Ok(StreamPlan::View(Box::new(ViewPlan {
         stream,
         pre,
         keys,
         aggregates,
         outputs,
-    }))
+    })))
 }
 
 fn value_at(index: usize, keys: usize) -> ViewValue {

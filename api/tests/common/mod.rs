@@ -1,5 +1,8 @@
 //! Starting and stopping the real `freshet` binary for end-to-end tests.
 
+// Each test binary uses a different part of this module.
+#![allow(dead_code)]
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -31,6 +34,8 @@ impl Server {
 
     /// [`Server::start`] with more `serve` arguments.
     pub fn start_with(data_dir: &Path, extra: &[&str]) -> Server {
+        // The child is waited for in stop() or on drop.
+        #[allow(clippy::zombie_processes)]
         let mut child = Command::new(freshet())
             .args([
                 "serve",

@@ -93,6 +93,8 @@ struct ServerProcess {
 
 impl ServerProcess {
     fn start(binary: &Path, data: &Path) -> ServerProcess {
+        // The child is waited for in stop() or on drop.
+        #[allow(clippy::zombie_processes)]
         let mut child = Command::new(binary)
             .args([
                 "serve",

@@ -64,7 +64,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .into_inner();
         sent += response.accepted + response.late;
         tick += 1;
-        if tick % (ticks_per_second * 10) == 0 {
+        if tick.is_multiple_of(ticks_per_second * 10) {
             eprintln!("purchase-generator: {sent} events sent");
         }
         let next = started + Duration::from_millis(tick * 1000 / ticks_per_second);

@@ -13,7 +13,7 @@ pub use changes::Changes;
 pub use feature::{FeatureInput, FeatureOperator};
 pub use stats::FeatureStats;
 pub use stored::StoredFeature;
-pub use view::ViewOperator;
+pub use view::{ViewOperator, ViewRow};
 
 /// The state-store key of a feature table's entry for `key` (an entity key's bytes,
 /// or empty for the feature's statistics).

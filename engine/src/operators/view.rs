@@ -21,6 +21,9 @@ struct Group {
     accumulators: Vec<Accumulator>,
 }
 
+/// A view row as output columns: (name, value), in SELECT order.
+pub type ViewRow = Vec<(String, Option<Value>)>;
+
 /// One view version's operator.
 pub struct ViewOperator {
     /// Its table: `name@vN`, the state-key prefix.
@@ -63,7 +66,7 @@ impl ViewOperator {
         &mut self,
         store: &dyn StateStore,
         batches: &[RecordBatch],
-    ) -> Result<Vec<Vec<(String, Option<Value>)>>> {
+    ) -> Result<Vec<ViewRow>> {
         let mut touched = Vec::new();
         let mut seen = HashSet::new();
         for batch in batches {
@@ -126,7 +129,7 @@ impl ViewOperator {
             .collect())
     }
 
-    fn outputs(&self, group: &Group) -> Vec<(String, Option<Value>)> {
+    fn outputs(&self, group: &Group) -> ViewRow {
         self.plan
             .outputs
             .iter()

@@ -133,8 +133,8 @@ impl Pipeline {
                     StreamPlan::View(view) => {
                         kinds.insert(name.clone(), RelationKind::View);
                         if descends.contains(&view.stream) {
-                            views.insert(name.clone(), view.clone());
-                            steps.push(Step::View { name, plan: view });
+                            views.insert(name.clone(), (*view).clone());
+                            steps.push(Step::View { name, plan: *view });
                         }
                     }
                 }
