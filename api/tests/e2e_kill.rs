@@ -1,11 +1,11 @@
-//! Exactly-once under SIGKILL: the real server is killed at random instants while
-//! events are being ingested and processed, restarted, and fed the rest; its final
+//! Exactly-once under SIGKILL: the real server is killed at random points (after
+//! a random number of acknowledged requests) while events are being ingested and
+//! processed, restarted, and fed the rest; its final
 //! online values must equal those of a server that was never killed.
 
 mod common;
 
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use common::{stdout_of, Server};
 use freshet_api::proto::{self, entity_key::Key, PayloadFormat};
@@ -147,13 +147,22 @@ async fn killed_and_restarted_server_ends_with_the_same_online_values() {
         assert_eq!(landed % CHUNK_ROWS, 0, "a chunk landed in part");
         let from = landed / CHUNK_ROWS;
         let url = server.url.clone();
+        // The kill comes after a random number of acknowledged chunks (possibly
+        // none) while the sender goes on: it lands during the next request, the
+        // engine's processing of the last ones, or both.
+        let kill_after = rng.random_range(0..=(CHUNKS - from) / 3);
+        let (ready, kill_now) = tokio::sync::oneshot::channel::<()>();
         let sender = tokio::spawn(async move {
+            let mut ready = Some(ready);
             let Ok(mut client) =
                 proto::feature_store_client::FeatureStoreClient::connect(url).await
             else {
                 return;
             };
-            for i in from..CHUNKS {
+            for (acked, i) in (from..CHUNKS).enumerate() {
+                if acked == kill_after {
+                    ready.take().map(|r| r.send(()));
+                }
                 if client
                     .ingest(request(chunk(i, start), false))
                     .await
@@ -162,10 +171,9 @@ async fn killed_and_restarted_server_ends_with_the_same_online_values() {
                     return;
                 }
             }
+            ready.take().map(|r| r.send(()));
         });
-        // The kill instant is random: it is the point of the test, not a wait for
-        // anything.
-        tokio::time::sleep(Duration::from_millis(rng.random_range(20..600))).await;
+        let _ = kill_now.await;
         let pid = server.pid().to_string();
         let status = Command::new("kill")
             .args(["-KILL", &pid])

@@ -116,11 +116,8 @@ impl FeatureServer {
                 ))
             })?;
         let key_column = active
-            .definitions
-            .entities
-            .iter()
-            .find(|e| e.name == feature.entity)
-            .map(|e| e.key.clone())
+            .entity_key(&feature.entity)
+            .map(str::to_string)
             .ok_or_else(|| {
                 invalid(format!(
                     "feature '{reference}': unknown entity '{}'",

@@ -134,19 +134,6 @@ fn batch(events: &[Event]) -> RecordBatch {
     .unwrap()
 }
 
-const FUNCTIONS: [AggregateFunction; 10] = [
-    AggregateFunction::Count,
-    AggregateFunction::Sum,
-    AggregateFunction::Avg,
-    AggregateFunction::Min,
-    AggregateFunction::Max,
-    AggregateFunction::Last,
-    AggregateFunction::First,
-    AggregateFunction::CountDistinct,
-    AggregateFunction::Stddev,
-    AggregateFunction::Var,
-];
-
 fn check(
     events: Vec<Event>,
     cuts: Vec<usize>,
@@ -155,31 +142,32 @@ fn check(
 ) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().unwrap();
     let store = RocksStateStore::open(dir.path()).unwrap();
-    let mut operators: Vec<(AggregateFunction, Aggregation, FeatureOperator)> = FUNCTIONS
-        .iter()
-        .map(|&function| {
-            let aggregation = Aggregation {
-                function,
-                integer_input: false,
-                retention: Retention {
-                    window,
-                    lateness: LATENESS,
-                },
-            };
-            let operator = FeatureOperator::new(
-                format!("{}@v1", function.name()),
-                "purchases".into(),
-                "user_id".into(),
-                FeatureInput::Events {
-                    aggregation,
-                    time_column: "ts".into(),
-                    value_column: Some("v".into()),
-                },
-                false,
-            );
-            (function, aggregation, operator)
-        })
-        .collect();
+    let mut operators: Vec<(AggregateFunction, Aggregation, FeatureOperator)> =
+        AggregateFunction::ALL
+            .iter()
+            .map(|&function| {
+                let aggregation = Aggregation {
+                    function,
+                    integer_input: false,
+                    retention: Retention {
+                        window,
+                        lateness: LATENESS,
+                    },
+                };
+                let operator = FeatureOperator::new(
+                    format!("{}@v1", function.name()),
+                    "purchases".into(),
+                    "user_id".into(),
+                    FeatureInput::Events {
+                        aggregation,
+                        time_column: "ts".into(),
+                        value_column: Some("v".into()),
+                    },
+                    false,
+                );
+                (function, aggregation, operator)
+            })
+            .collect();
     let mut bounds: Vec<usize> = cuts.into_iter().map(|c| c % (events.len() + 1)).collect();
     bounds.push(0);
     bounds.push(events.len());

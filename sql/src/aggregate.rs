@@ -34,7 +34,8 @@ pub enum AggregateFunction {
 }
 
 impl AggregateFunction {
-    const ALL: [AggregateFunction; 10] = [
+    /// Every function, in the order the docs list them.
+    pub const ALL: [AggregateFunction; 10] = [
         AggregateFunction::Count,
         AggregateFunction::Sum,
         AggregateFunction::Avg,

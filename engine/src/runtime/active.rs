@@ -73,6 +73,15 @@ impl ActiveSet {
             .filter(|s| s.stream.is_some())
     }
 
+    /// The key column of `entity`, if it is defined.
+    pub fn entity_key(&self, entity: &str) -> Option<&str> {
+        self.definitions
+            .entities
+            .iter()
+            .find(|e| e.name == entity)
+            .map(|e| e.key.as_str())
+    }
+
     /// How a feature's operator reads and aggregates, from its definition;
     /// `lateness` is its stream source's allowed lateness in microseconds.
     pub fn feature_input(&self, feature: &Feature, lateness: i64) -> Result<FeatureInput> {

@@ -83,11 +83,8 @@ impl SourceTask {
                 .copied()
                 .unwrap_or(1);
             let key_column = active
-                .definitions
-                .entities
-                .iter()
-                .find(|e| e.name == feature.entity)
-                .map(|e| e.key.clone())
+                .entity_key(&feature.entity)
+                .map(str::to_string)
                 .ok_or_else(|| {
                     EngineError::Unsupported(format!("feature '{}': unknown entity", feature.name))
                 })?;
