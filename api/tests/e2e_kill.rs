@@ -197,20 +197,8 @@ async fn killed_and_restarted_server_ends_with_the_same_online_values() {
         .ingest(request(Vec::new(), true))
         .await
         .unwrap();
-    let status = server
-        .client()
-        .await
-        .get_status(proto::GetStatusRequest {})
-        .await
-        .unwrap()
-        .into_inner();
-    let purchases = status
-        .sources
-        .iter()
-        .find(|s| s.name == "purchases")
-        .unwrap();
     assert_eq!(
-        purchases.events_accepted,
+        accepted(&server).await,
         (CHUNKS * CHUNK_ROWS) as u64,
         "every event exactly once in the log"
     );
