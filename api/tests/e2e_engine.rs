@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{stdout_of, Server};
+use common::{engine_definitions_in, stdout_of, Server};
 use freshet_api::proto::{self, entity_key::Key, feature_value::Value as V, PayloadFormat};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -13,13 +13,8 @@ const MINUTE: i64 = 60_000_000;
 const HOUR: i64 = 60 * MINUTE;
 const DAY: i64 = 24 * HOUR;
 
-/// Copies the definitions and the items file into `dir` (so the test can change
-/// the items file) and returns the definitions' path.
 fn definitions_in(dir: &std::path::Path) -> String {
-    let data = format!("{}/tests/data", env!("CARGO_MANIFEST_DIR"));
-    std::fs::copy(format!("{data}/engine.yaml"), dir.join("engine.yaml")).unwrap();
-    std::fs::copy(format!("{data}/items.csv"), dir.join("items.csv")).unwrap();
-    dir.join("engine.yaml").display().to_string()
+    engine_definitions_in(dir, "")
 }
 
 fn event(user: i64, item: i64, amount: f64, ts: i64) -> String {

@@ -7,7 +7,7 @@ mod common;
 
 use std::process::{Command, Stdio};
 
-use common::{stdout_of, Server};
+use common::{engine_definitions_in, stdout_of, Server};
 use freshet_api::proto::{self, entity_key::Key, PayloadFormat};
 use rand::{Rng, SeedableRng};
 
@@ -26,14 +26,13 @@ const FEATURES: [&str; 7] = [
     "spend_zscore",
 ];
 
+/// The engine test definitions plus one feature whose value transform depends on
+/// statistics of what it has seen.
 fn definitions_in(dir: &std::path::Path) -> String {
-    let data = format!("{}/tests/data", env!("CARGO_MANIFEST_DIR"));
-    let mut text = std::fs::read_to_string(format!("{data}/engine.yaml")).unwrap();
-    // One feature whose value transform depends on statistics of what it has seen.
-    text.push_str("  - { name: spend_zscore, entity: user, source: purchases, aggregate: sum(amount), window: 1d, transform: { scale: zscore, clip: [0.05, 0.95] } }\n");
-    std::fs::write(dir.join("engine.yaml"), text).unwrap();
-    std::fs::copy(format!("{data}/items.csv"), dir.join("items.csv")).unwrap();
-    dir.join("engine.yaml").display().to_string()
+    engine_definitions_in(
+        dir,
+        "  - { name: spend_zscore, entity: user, source: purchases, aggregate: sum(amount), window: 1d, transform: { scale: zscore, clip: [0.05, 0.95] } }\n",
+    )
 }
 
 /// The events of chunk `i`: the same in every run, in event-time order across

@@ -125,3 +125,14 @@ pub fn stdout_of(output: Output) -> String {
     );
     String::from_utf8(output.stdout).expect("utf-8 output")
 }
+
+/// Copies the engine test definitions (with `extra` definition lines appended)
+/// and their items file into `dir`, so a test can change the items file; returns
+/// the definitions' path.
+pub fn engine_definitions_in(dir: &Path, extra: &str) -> String {
+    let data = format!("{}/tests/data", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(format!("{data}/engine.yaml")).unwrap() + extra;
+    std::fs::write(dir.join("engine.yaml"), text).unwrap();
+    std::fs::copy(format!("{data}/items.csv"), dir.join("items.csv")).unwrap();
+    dir.join("engine.yaml").display().to_string()
+}
