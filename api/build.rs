@@ -5,6 +5,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // SAFETY: build scripts are single-threaded; nothing else reads the environment concurrently.
     unsafe { std::env::set_var("PROTOC", protoc) };
     tonic_prost_build::configure()
+        .type_attribute(
+            "freshet.v1.GenerateTrainingSetRequest",
+            "#[derive(serde::Deserialize)] #[serde(default, deny_unknown_fields)]",
+        )
         .compile_protos(&["proto/freshet/v1/feature_store.proto"], &["proto"])?;
     Ok(())
 }

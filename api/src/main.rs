@@ -34,9 +34,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             listen,
             apply,
             metrics_listen,
+            training_memory,
         } => {
-            let config =
-                ServeConfig::resolve(config.as_deref(), data_dir, listen, apply, metrics_listen)?;
+            let config = ServeConfig::resolve(
+                config.as_deref(),
+                data_dir,
+                listen,
+                apply,
+                metrics_listen,
+                training_memory,
+            )?;
             server::serve(config, server::shutdown_signal())
                 .await
                 .context("freshet serve")?;
@@ -49,6 +56,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ingest { args, client } => cli::ingest(&args, &client).await?,
         Command::Status { client } => cli::status(&client).await?,
         Command::Get { args, client } => cli::get(&args, &client).await?,
+        Command::Train { args, client } => cli::train(&args, &client).await?,
     }
     Ok(())
 }

@@ -37,6 +37,9 @@ pub enum EngineError {
     /// Stored state could not be decoded.
     #[error("corrupt state: {0}")]
     Corrupt(String),
+    /// A training set's spill files could not be written or read.
+    #[error("spill file error: {0}")]
+    Spill(#[from] std::io::Error),
     /// Building an Arrow batch failed.
     #[error("arrow error: {0}")]
     Arrow(#[from] arrow::error::ArrowError),

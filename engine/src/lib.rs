@@ -5,7 +5,8 @@
 //! evaluates features at read time.
 //!
 //! The flow follows the folders: `ingest` → `pipeline` → `operators` (over
-//! `aggregate`) → `runtime` (commit) → `serving`.
+//! `aggregate`) → `runtime` (commit) → `serving`; `training` replays the log through
+//! the same pipelines and operators as of each label's time.
 
 pub mod aggregate;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod operators;
 pub mod pipeline;
 pub mod runtime;
 pub mod serving;
+pub mod training;
 pub mod value;
 
 pub use error::{EngineError, Result};

@@ -76,6 +76,14 @@ impl FeatureServer {
         }
     }
 
+    /// The active set bare names resolve against.
+    pub fn active(&self) -> Arc<ActiveSet> {
+        self.active
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// Switches to a new active set (after an apply); bare names resolve anew.
     pub fn set_active(&self, active: Arc<ActiveSet>) {
         *self.active.write().unwrap_or_else(|p| p.into_inner()) = active;

@@ -5,6 +5,7 @@ mod apply;
 mod get;
 mod ingest;
 mod status;
+mod train;
 
 use std::path::PathBuf;
 
@@ -18,6 +19,7 @@ pub use apply::apply;
 pub use get::{get, GetArgs};
 pub use ingest::{ingest, IngestArgs};
 pub use status::status;
+pub use train::{train, TrainArgs};
 
 /// Freshet: one definition per feature, served online and reproduced for training.
 #[derive(Debug, Parser)]
@@ -64,6 +66,10 @@ pub enum Command {
         /// Address of the Prometheus endpoint [default: 127.0.0.1:9464].
         #[arg(long, env = "FRESHET_METRICS_LISTEN")]
         metrics_listen: Option<String>,
+        /// Bytes of feature events a training-set build holds in memory before
+        /// it spills to disk [default: 1073741824].
+        #[arg(long, env = "FRESHET_TRAINING_MEMORY")]
+        training_memory: Option<usize>,
     },
     /// Validate a definitions file and store new versions of what changed.
     Apply {
@@ -87,6 +93,13 @@ pub enum Command {
     Get {
         #[command(flatten)]
         args: GetArgs,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Build a point-in-time-correct training set and write it as Parquet.
+    Train {
+        #[command(flatten)]
+        args: TrainArgs,
         #[command(flatten)]
         client: ClientArgs,
     },

@@ -19,6 +19,9 @@ pub struct ServeConfig {
     pub apply: Option<PathBuf>,
     /// Address of the Prometheus endpoint (`/metrics`); port 0 picks a free one.
     pub metrics_listen: String,
+    /// Bytes of feature events a training-set build holds in memory before it
+    /// spills to disk.
+    pub training_memory: usize,
 }
 
 /// The config file (YAML), every field optional.
@@ -29,6 +32,7 @@ struct ConfigFile {
     listen: Option<String>,
     apply: Option<PathBuf>,
     metrics_listen: Option<String>,
+    training_memory: Option<usize>,
 }
 
 /// The default data folder.
@@ -37,6 +41,8 @@ pub const DEFAULT_DATA_DIR: &str = "./freshet-data";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
 /// The default Prometheus endpoint address.
 pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
+/// The default memory budget of a training-set build: 1 GiB.
+pub const DEFAULT_TRAINING_MEMORY: usize = 1 << 30;
 
 impl ServeConfig {
     /// Merges the config file (if any) under the values given by flags or the
@@ -47,6 +53,7 @@ impl ServeConfig {
         listen: Option<String>,
         apply: Option<PathBuf>,
         metrics_listen: Option<String>,
+        training_memory: Option<usize>,
     ) -> Result<ServeConfig> {
         let from_file = match file {
             None => ConfigFile::default(),
@@ -70,6 +77,9 @@ impl ServeConfig {
             metrics_listen: metrics_listen
                 .or(from_file.metrics_listen)
                 .unwrap_or_else(|| DEFAULT_METRICS_LISTEN.to_string()),
+            training_memory: training_memory
+                .or(from_file.training_memory)
+                .unwrap_or(DEFAULT_TRAINING_MEMORY),
         })
     }
 }
@@ -83,16 +93,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("freshet.yaml");
         std::fs::write(&file, "data_dir: /var/lib/freshet\nlisten: 0.0.0.0:7000\n").unwrap();
-        let config =
-            ServeConfig::resolve(Some(&file), None, Some("127.0.0.1:9".into()), None, None)
-                .unwrap();
+        let config = ServeConfig::resolve(
+            Some(&file),
+            None,
+            Some("127.0.0.1:9".into()),
+            None,
+            None,
+            None,
+        )
+        .unwrap();
         assert_eq!(config.data_dir, PathBuf::from("/var/lib/freshet"));
         assert_eq!(config.listen, "127.0.0.1:9");
-        let defaults = ServeConfig::resolve(None, None, None, None, None).unwrap();
+        let defaults = ServeConfig::resolve(None, None, None, None, None, None).unwrap();
+        assert_eq!(defaults.training_memory, DEFAULT_TRAINING_MEMORY);
         assert_eq!(defaults.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
         assert_eq!(defaults.listen, DEFAULT_LISTEN);
         std::fs::write(&file, "dta_dir: x\n").unwrap();
-        let error = ServeConfig::resolve(Some(&file), None, None, None, None).unwrap_err();
+        let error = ServeConfig::resolve(Some(&file), None, None, None, None, None).unwrap_err();
         assert!(
             error.to_string().contains("unknown field `dta_dir`"),
             "{error}"

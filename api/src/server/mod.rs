@@ -2,13 +2,16 @@
 //! shuts down cleanly on SIGINT or SIGTERM.
 
 mod config;
+mod flight;
 mod metrics_http;
 mod service;
 
 use std::path::Path;
 use std::sync::Arc;
 
+use arrow_flight::flight_service_server::FlightServiceServer;
 use freshet_engine::metrics::Metrics;
+use freshet_engine::training::TrainingConfig;
 use freshet_sql::load::read_definitions;
 use freshet_storage::embedded::{RocksOnlineStore, RocksStateStore, SegmentLog};
 use freshet_storage::log::EventLog;
@@ -19,10 +22,15 @@ use tonic::transport::server::TcpIncoming;
 use tracing::info;
 
 pub use config::ServeConfig;
-pub use service::FeatureStoreService;
+pub use flight::TrainingFlight;
+pub use service::{training_request, FeatureStoreService};
 
 use crate::proto::feature_store_server::FeatureStoreServer;
 use crate::{ApiError, Result};
+
+/// Entity-key partitions of a training-set build: a build holds one in memory
+/// at a time once it spills.
+pub const TRAINING_PARTITIONS: usize = 16;
 
 /// Largest request the server accepts.
 pub const MAX_REQUEST_BYTES: usize = 64 << 20;
@@ -43,7 +51,13 @@ pub async fn serve(
     let state: Arc<dyn StateStore> = Arc::new(RocksStateStore::open(data_dir.join("state"))?);
     let online: Arc<dyn OnlineStore> = Arc::new(RocksOnlineStore::open(data_dir.join("online"))?);
     let metrics = Arc::new(Metrics::new());
-    let service = FeatureStoreService::open(log, state, online, metrics.clone()).await?;
+    let training = TrainingConfig {
+        spill_dir: data_dir.join("spill"),
+        memory_budget: config.training_memory,
+        partitions: TRAINING_PARTITIONS,
+    };
+    let service = FeatureStoreService::open(log, state, online, metrics.clone(), training).await?;
+    let flight = TrainingFlight::new(service.training());
     if let Some(path) = &config.apply {
         apply_at_start(&service, path).await?;
     }
@@ -61,6 +75,11 @@ pub async fn serve(
     tonic::transport::Server::builder()
         .add_service(
             FeatureStoreServer::new(service)
+                .max_decoding_message_size(MAX_REQUEST_BYTES)
+                .max_encoding_message_size(MAX_REQUEST_BYTES),
+        )
+        .add_service(
+            FlightServiceServer::new(flight)
                 .max_decoding_message_size(MAX_REQUEST_BYTES)
                 .max_encoding_message_size(MAX_REQUEST_BYTES),
         )

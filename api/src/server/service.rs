@@ -3,13 +3,21 @@
 //! responses.
 
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
+
+use arrow::ipc::writer::StreamWriter;
+use arrow::record_batch::RecordBatch;
+use futures::{Stream, StreamExt};
 
 use freshet_engine::ingest::{IngestOptions, IngestReport, Ingestor, PayloadFormat, RowError};
 use freshet_engine::metrics::Metrics;
 use freshet_engine::runtime::{ActiveSet, Checkpoint, Engine};
 use freshet_engine::serving::{FeatureServer, OnlineValues};
+use freshet_engine::training::{
+    LabelRows, Progress, TrainingConfig, TrainingRequest, TrainingSet, TrainingSets,
+};
 use freshet_engine::value::Value;
 use freshet_sql::load::parse_definitions;
 use freshet_sql::model::{Definitions, Source};
@@ -18,6 +26,8 @@ use freshet_storage::log::EventLog;
 use freshet_storage::online::OnlineStore;
 use freshet_storage::state::StateStore;
 use prost::Message;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, Request, Response, Status};
 use tracing::warn;
 
@@ -29,26 +39,35 @@ pub struct FeatureStoreService {
     registry: Arc<Registry>,
     ingestor: Ingestor,
     engine: Engine,
-    server: FeatureServer,
+    server: Arc<FeatureServer>,
+    training: Arc<TrainingSets>,
     state: Arc<dyn StateStore>,
     metrics: Arc<Metrics>,
 }
 
 impl FeatureStoreService {
     /// A service over the given storage, with the engine running the active
-    /// definitions.
+    /// definitions and training sets built as `training` says.
     pub async fn open(
         log: Arc<dyn EventLog>,
         state: Arc<dyn StateStore>,
         online: Arc<dyn OnlineStore>,
         metrics: Arc<Metrics>,
+        training: TrainingConfig,
     ) -> Result<Self> {
         let registry = Arc::new(Registry::new(state.clone()));
         let active = Arc::new(ActiveSet::load(&registry).await?);
+        let server = Arc::new(FeatureServer::new(online.clone(), registry.clone(), active));
         let service = FeatureStoreService {
             ingestor: Ingestor::new(log.clone(), state.clone(), metrics.clone()),
-            engine: Engine::new(log.clone(), state.clone(), online.clone(), metrics.clone()),
-            server: FeatureServer::new(online, registry.clone(), active),
+            engine: Engine::new(log.clone(), state.clone(), online, metrics.clone()),
+            training: Arc::new(TrainingSets::new(
+                log,
+                registry.clone(),
+                server.clone(),
+                training,
+            )),
+            server,
             registry,
             state,
             metrics,
@@ -86,7 +105,95 @@ impl FeatureStoreService {
         }
         Ok(plan)
     }
+
+    /// The training-set builder, shared with the Arrow Flight service.
+    pub fn training(&self) -> Arc<TrainingSets> {
+        self.training.clone()
+    }
 }
+
+/// The engine's request for a `GenerateTrainingSet` request (or a Flight ticket,
+/// which is the same message as JSON).
+pub fn training_request(request: proto::GenerateTrainingSetRequest) -> TrainingRequest {
+    let some = |text: String| (!text.is_empty()).then_some(text);
+    let rows = if !request.labels_arrow_ipc.is_empty() {
+        LabelRows::Inline(request.labels_arrow_ipc)
+    } else if !request.labels_uri.is_empty() {
+        LabelRows::Uri(request.labels_uri)
+    } else {
+        LabelRows::Registry
+    };
+    TrainingRequest {
+        training_set: some(request.training_set),
+        label: some(request.label),
+        features: request.features,
+        rows,
+        timestamp_column: some(request.timestamp_column),
+        feature_offset: some(request.feature_offset),
+    }
+}
+
+/// One record batch as a self-contained Arrow IPC stream.
+fn ipc_bytes(batch: &RecordBatch) -> std::result::Result<Vec<u8>, Status> {
+    let mut bytes = Vec::new();
+    let mut writer = StreamWriter::try_new(&mut bytes, &batch.schema())
+        .map_err(|e| Status::internal(format!("encoding a training-set batch: {e}")))?;
+    writer
+        .write(batch)
+        .and_then(|_| writer.finish())
+        .map_err(|e| Status::internal(format!("encoding a training-set batch: {e}")))?;
+    drop(writer);
+    Ok(bytes)
+}
+
+fn progress_message(progress: Progress) -> proto::GenerateTrainingSetResponse {
+    proto::GenerateTrainingSetResponse {
+        progress: Some(proto::TrainingSetProgress {
+            rows_done: progress.rows_done,
+            rows_total: progress.rows_total,
+        }),
+        ..Default::default()
+    }
+}
+
+/// Streams a built training set: its batches, then the summary.
+async fn send_training_set(
+    set: TrainingSet,
+    tx: &mpsc::Sender<std::result::Result<proto::GenerateTrainingSetResponse, Status>>,
+) {
+    let total: u64 = set.batches.iter().map(|b| b.num_rows() as u64).sum();
+    let mut done = 0;
+    for batch in &set.batches {
+        done += batch.num_rows() as u64;
+        let message = ipc_bytes(batch).map(|arrow_ipc| proto::GenerateTrainingSetResponse {
+            progress: Some(proto::TrainingSetProgress {
+                rows_done: done,
+                rows_total: total,
+            }),
+            arrow_ipc,
+            summary: None,
+        });
+        if tx.send(message).await.is_err() {
+            return;
+        }
+    }
+    let summary = proto::GenerateTrainingSetResponse {
+        progress: None,
+        arrow_ipc: Vec::new(),
+        summary: Some(proto::TrainingSetSummary {
+            rows: total,
+            unknown_keys: set.unknown_keys,
+            feature_versions: set.feature_versions,
+            events_replayed: set.events_replayed,
+        }),
+    };
+    let _ = tx.send(Ok(summary)).await;
+}
+
+/// The stream a `GenerateTrainingSet` call answers with.
+pub type TrainingStream = Pin<
+    Box<dyn Stream<Item = std::result::Result<proto::GenerateTrainingSetResponse, Status>> + Send>,
+>;
 
 fn change_to_proto(change: &freshet_sql::registry::PlannedChange) -> proto::PlannedChange {
     let (action, previous_version) = match change.change {
@@ -320,6 +427,41 @@ impl FeatureStore for FeatureStoreService {
             .lookup_seconds
             .observe(started.elapsed().as_secs_f64());
         Ok(Response::new(response))
+    }
+
+    type GenerateTrainingSetStream = TrainingStream;
+
+    /// Builds in a task that reports progress as it goes; a request refused
+    /// before the first progress report (unknown names, bad label rows) fails
+    /// the call itself.
+    async fn generate_training_set(
+        &self,
+        request: Request<proto::GenerateTrainingSetRequest>,
+    ) -> std::result::Result<Response<Self::GenerateTrainingSetStream>, Status> {
+        let request = training_request(request.into_inner());
+        let (tx, mut rx) = mpsc::channel(64);
+        let training = self.training.clone();
+        tokio::spawn(async move {
+            let reports = tx.clone();
+            let progress = Arc::new(move |p: Progress| {
+                let _ = reports.blocking_send(Ok(progress_message(p)));
+            });
+            match training.generate(&request, progress).await {
+                Ok(set) => send_training_set(set, &tx).await,
+                Err(error) => {
+                    let _ = tx.send(Err(crate::ApiError::from(error).into())).await;
+                }
+            }
+        });
+        let first = match rx.recv().await {
+            Some(Err(status)) => return Err(status),
+            Some(Ok(first)) => first,
+            None => return Err(Status::internal("the training-set build stopped")),
+        };
+        let rest = ReceiverStream::new(rx);
+        let stream: TrainingStream =
+            Box::pin(futures::stream::once(async move { Ok(first) }).chain(rest));
+        Ok(Response::new(stream))
     }
 }
 

@@ -82,28 +82,44 @@ impl KeyState {
     /// The aggregate over `(at - W, at]` (or everything up to `at` for a lifetime
     /// aggregate); NULL when no value falls in it (count gives 0).
     pub fn evaluate(&self, aggregation: &Aggregation, at: i64) -> Option<Value> {
-        let mut accumulator = self
-            .folded
-            .clone()
-            .unwrap_or_else(|| aggregation.accumulator());
-        let lower = aggregation.retention.window.map(|w| at.saturating_sub(w));
-        let start = match lower {
-            Some(lower) => self.events.partition_point(|(t, _)| *t <= lower),
+        let start = match aggregation.retention.window {
+            Some(window) => {
+                let lower = at.saturating_sub(window);
+                self.events.partition_point(|(t, _)| *t <= lower)
+            }
             None => 0,
         };
-        for (t, v) in &self.events[start..] {
-            if *t > at {
-                break;
-            }
-            accumulator.update(*t, v);
-        }
-        accumulator.finish(aggregation.function)
+        fold_until(
+            self.folded.as_ref(),
+            aggregation,
+            self.events[start..].iter().map(|(t, v)| (*t, v)),
+            at,
+        )
     }
 
     /// How many events are kept (not folded).
     pub fn kept(&self) -> usize {
         self.events.len()
     }
+}
+
+/// Folds `events` (by event time, starting inside the window) on top of `folded`
+/// until the first one after `at`, and finishes the aggregate: the one evaluation
+/// shared by online reads and training sets.
+pub fn fold_until<'a>(
+    folded: Option<&Accumulator>,
+    aggregation: &Aggregation,
+    events: impl Iterator<Item = (i64, &'a Value)>,
+    at: i64,
+) -> Option<Value> {
+    let mut accumulator = folded.cloned().unwrap_or_else(|| aggregation.accumulator());
+    for (t, v) in events {
+        if t > at {
+            break;
+        }
+        accumulator.update(t, v);
+    }
+    accumulator.finish(aggregation.function)
 }
 
 #[cfg(test)]

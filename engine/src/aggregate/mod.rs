@@ -6,4 +6,4 @@ mod accumulator;
 mod key_state;
 
 pub use accumulator::Accumulator;
-pub use key_state::{Aggregation, KeyState, Retention};
+pub use key_state::{fold_until, Aggregation, KeyState, Retention};

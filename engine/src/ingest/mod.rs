@@ -18,6 +18,7 @@ use freshet_storage::log::{AppendAck, EventLog, Position};
 use freshet_storage::state::{column_family::COUNTERS, StateStore, WriteBatch};
 use tracing::{debug, info};
 
+pub use cell::parse_timestamp;
 pub use decode::{PayloadFormat, RowError};
 
 use decode::decode;

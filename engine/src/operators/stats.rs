@@ -22,6 +22,9 @@ pub struct FeatureStats {
     pub max: Option<f64>,
     /// Up to [`SAMPLE`] (priority, value) pairs with the smallest priorities.
     sample: Vec<(u64, f64)>,
+    /// Where the sample's largest priority sits, once known (not stored).
+    #[serde(skip)]
+    worst: Option<usize>,
 }
 
 /// SplitMix64: a fixed, well-mixed hash of the observation number.
@@ -47,10 +50,17 @@ impl FeatureStats {
         let p = priority(self.count);
         if self.sample.len() < SAMPLE {
             self.sample.push((p, value));
-        } else if let Some(worst) = self.sample.iter().enumerate().max_by_key(|(_, (q, _))| *q) {
-            if p < worst.1 .0 {
-                let at = worst.0;
-                self.sample[at] = (p, value);
+        } else {
+            let worst = *self.worst.get_or_insert_with(|| {
+                self.sample
+                    .iter()
+                    .enumerate()
+                    .max_by_key(|(_, (q, _))| *q)
+                    .map_or(0, |(at, _)| at)
+            });
+            if p < self.sample[worst].0 {
+                self.sample[worst] = (p, value);
+                self.worst = None;
             }
         }
     }

@@ -1,10 +1,12 @@
 //! [`FileTable`]: a file source's rows, read with DataFusion and read again when
 //! the file changes.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
 use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionContext};
 use freshet_sql::model::{FileFormat, Source};
 use tracing::info;
@@ -34,11 +36,7 @@ impl FileTable {
                 source.name, spec.uri
             ))
         })?;
-        let format = spec.format.unwrap_or(match path.rsplit('.').next() {
-            Some("parquet") => FileFormat::Parquet,
-            Some("csv") => FileFormat::Csv,
-            _ => FileFormat::Json,
-        });
+        let format = spec.format.unwrap_or_else(|| format_of(Path::new(path)));
         let mut table = FileTable {
             name: source.name.clone(),
             path: PathBuf::from(path),
@@ -82,38 +80,49 @@ impl FileTable {
         }
     }
 
-    async fn read(
-        &self,
-    ) -> Result<(
-        arrow::datatypes::SchemaRef,
-        Vec<arrow::record_batch::RecordBatch>,
-    )> {
-        let ctx = SessionContext::new();
-        let path = self.path.display().to_string();
-        let extension = self
-            .path
-            .extension()
-            .map(|e| format!(".{}", e.to_string_lossy()))
-            .unwrap_or_default();
-        let frame = match self.format {
-            FileFormat::Parquet => {
-                ctx.read_parquet(
-                    &path,
-                    ParquetReadOptions::default().file_extension(&extension),
-                )
-                .await
-            }
-            FileFormat::Csv => {
-                ctx.read_csv(&path, CsvReadOptions::new().file_extension(&extension))
-                    .await
-            }
-            FileFormat::Json => {
-                ctx.read_json(&path, JsonReadOptions::default().file_extension(&extension))
-                    .await
-            }
-        }?;
-        let schema = Arc::new(frame.schema().as_arrow().clone());
-        let batches = frame.collect().await?;
-        Ok((schema, batches))
+    async fn read(&self) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        read_file(&self.path, self.format).await
     }
+}
+
+/// The format a file's extension names: `.parquet`, `.csv`, otherwise JSON lines.
+pub fn format_of(path: &Path) -> FileFormat {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("parquet") => FileFormat::Parquet,
+        Some("csv") => FileFormat::Csv,
+        _ => FileFormat::Json,
+    }
+}
+
+/// Reads a whole local file with DataFusion (CSV with a header row).
+pub async fn read_file(path: &Path, format: FileFormat) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    let ctx = SessionContext::new();
+    let shown = path.display().to_string();
+    let extension = path
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()))
+        .unwrap_or_default();
+    let frame = match format {
+        FileFormat::Parquet => {
+            ctx.read_parquet(
+                &shown,
+                ParquetReadOptions::default().file_extension(&extension),
+            )
+            .await
+        }
+        FileFormat::Csv => {
+            ctx.read_csv(&shown, CsvReadOptions::new().file_extension(&extension))
+                .await
+        }
+        FileFormat::Json => {
+            ctx.read_json(
+                &shown,
+                JsonReadOptions::default().file_extension(&extension),
+            )
+            .await
+        }
+    }?;
+    let schema = Arc::new(frame.schema().as_arrow().clone());
+    let batches = frame.collect().await?;
+    Ok((schema, batches))
 }

@@ -19,7 +19,7 @@ use freshet_sql::streaming::{split, StreamPlan, ViewPlan};
 use freshet_sql::validate::RelationKind;
 
 pub use batch_table::BatchTable;
-pub use file_table::FileTable;
+pub use file_table::{format_of, read_file, FileTable};
 
 use crate::{EngineError, Result};
 

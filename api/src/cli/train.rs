@@ -1,0 +1,158 @@
+//! `freshet train`: builds a training set on the server and writes it as Parquet,
+//! with a progress bar on stderr and a JSON summary on stdout.
+
+use std::fs::File;
+use std::io::{Cursor, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use arrow::ipc::reader::StreamReader;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+
+use super::{connect, ClientArgs};
+use crate::proto::{self, GenerateTrainingSetRequest};
+use crate::{ApiError, Result};
+
+/// What to build and where to write it.
+#[derive(Debug, clap::Args)]
+pub struct TrainArgs {
+    /// A training set of the registry (NAME or NAME@vN): its label and features.
+    #[arg(long, conflicts_with_all = ["label", "features"])]
+    pub training_set: Option<String>,
+    /// A label of the registry (NAME or NAME@vN).
+    #[arg(long)]
+    pub label: Option<String>,
+    /// Comma-separated features: names (active version) or name@vN.
+    #[arg(long, value_delimiter = ',')]
+    pub features: Vec<String>,
+    /// Label rows from this file (.csv with a header, .parquet, .json/.jsonl)
+    /// instead of the label's source.
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// Without --label: the timestamp column of the --labels file.
+    #[arg(long)]
+    pub timestamp_column: Option<String>,
+    /// Compute features as of each label time minus this (e.g. 5m).
+    #[arg(long)]
+    pub feature_offset: Option<String>,
+    /// The Parquet file to write.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+fn labels_uri(path: &Path) -> Result<String> {
+    let absolute = std::path::absolute(path).map_err(|e| ApiError::File {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    Ok(format!("file://{}", absolute.display()))
+}
+
+/// Draws `done` of `total` as a bar on stderr (in place on a terminal).
+fn draw(done: u64, total: u64) {
+    let width = 30;
+    let filled = if total == 0 {
+        width
+    } else {
+        (done * width as u64 / total) as usize
+    };
+    let bar = format!(
+        "[{}{}] {done}/{total} rows",
+        "#".repeat(filled),
+        "-".repeat(width - filled)
+    );
+    let mut stderr = std::io::stderr();
+    if stderr.is_terminal() {
+        let _ = write!(stderr, "\r{bar}");
+    } else {
+        let _ = writeln!(stderr, "{bar}");
+    }
+    let _ = stderr.flush();
+}
+
+/// Runs `freshet train`.
+pub async fn train(args: &TrainArgs, client: &ClientArgs) -> Result<()> {
+    let request = GenerateTrainingSetRequest {
+        training_set: args.training_set.clone().unwrap_or_default(),
+        label: args.label.clone().unwrap_or_default(),
+        features: args.features.clone(),
+        labels_uri: args
+            .labels
+            .as_deref()
+            .map(labels_uri)
+            .transpose()?
+            .unwrap_or_default(),
+        labels_arrow_ipc: Vec::new(),
+        timestamp_column: args.timestamp_column.clone().unwrap_or_default(),
+        feature_offset: args.feature_offset.clone().unwrap_or_default(),
+    };
+    let mut stream = connect(client)
+        .await?
+        .generate_training_set(request)
+        .await?
+        .into_inner();
+    let partial = args.out.with_extension("parquet.partial");
+    let file_error = |e: &dyn std::fmt::Display| ApiError::File {
+        path: partial.display().to_string(),
+        reason: e.to_string(),
+    };
+    let mut writer: Option<ArrowWriter<File>> = None;
+    let mut summary: Option<proto::TrainingSetSummary> = None;
+    let mut last_drawn = None;
+    while let Some(message) = stream.message().await? {
+        if let Some(progress) = message.progress {
+            let step = (progress.rows_done, progress.rows_total);
+            if last_drawn != Some(step) {
+                draw(progress.rows_done, progress.rows_total);
+                last_drawn = Some(step);
+            }
+        }
+        if !message.arrow_ipc.is_empty() {
+            let reader = StreamReader::try_new(Cursor::new(message.arrow_ipc), None)
+                .map_err(|e| ApiError::Config(format!("the server sent unreadable rows: {e}")))?;
+            for batch in reader {
+                let batch = batch.map_err(|e| {
+                    ApiError::Config(format!("the server sent unreadable rows: {e}"))
+                })?;
+                if writer.is_none() {
+                    let file = File::create(&partial).map_err(|e| file_error(&e))?;
+                    let properties = WriterProperties::builder()
+                        .set_compression(Compression::SNAPPY)
+                        .build();
+                    writer = Some(
+                        ArrowWriter::try_new(file, batch.schema(), Some(properties))
+                            .map_err(|e| file_error(&e))?,
+                    );
+                }
+                if let Some(writer) = writer.as_mut() {
+                    writer.write(&batch).map_err(|e| file_error(&e))?;
+                }
+            }
+        }
+        if message.summary.is_some() {
+            summary = message.summary;
+        }
+    }
+    if std::io::stderr().is_terminal() {
+        eprintln!();
+    }
+    let summary = summary.ok_or_else(|| {
+        ApiError::Config("the server ended the training set without a summary".into())
+    })?;
+    let writer = writer.ok_or_else(|| ApiError::Config("the training set has no rows".into()))?;
+    writer.close().map_err(|e| file_error(&e))?;
+    std::fs::rename(&partial, &args.out).map_err(|e| ApiError::File {
+        path: args.out.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    let report = serde_json::json!({
+        "rows": summary.rows,
+        "unknown_keys": summary.unknown_keys,
+        "feature_versions": summary.feature_versions,
+        "events_replayed": summary.events_replayed,
+        "out": args.out.display().to_string(),
+    });
+    println!("{report}");
+    Ok(())
+}

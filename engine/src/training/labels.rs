@@ -1,0 +1,311 @@
+//! [`Labels`]: the label rows of a training set, read from a file, from inline
+//! Arrow IPC or from a relation's rows, checked (every column present, every key
+//! and timestamp readable, with the row named when not) and put in output form:
+//! entity key, label timestamp, label values.
+
+use std::io::Cursor;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, Int64Array, TimestampMicrosecondArray};
+use arrow::compute::{cast, concat_batches};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use arrow::ipc::reader::StreamReader;
+use arrow::record_batch::RecordBatch;
+use freshet_sql::types::ColumnType;
+
+use crate::ingest::parse_timestamp;
+use crate::pipeline::{format_of, read_file};
+use crate::value::{value_at, Value};
+use crate::{EngineError, Result};
+
+/// Which columns of the label rows mean what.
+#[derive(Debug, Clone)]
+pub struct LabelColumns {
+    /// The entity the labels are about.
+    pub entity: String,
+    /// Its key column.
+    pub key_column: String,
+    /// The type of its keys.
+    pub key_type: ColumnType,
+    /// The timestamp column.
+    pub time_column: String,
+    /// The label value columns; `None` means every other column.
+    pub value_columns: Option<Vec<String>>,
+}
+
+/// Checked label rows.
+#[derive(Debug, Clone)]
+pub struct Labels {
+    /// Key, timestamp (µs, no zone) and value columns, in output order.
+    pub batch: RecordBatch,
+    /// The entity key of each row.
+    pub keys: Vec<Value>,
+    /// The timestamp of each row, µs.
+    pub times: Vec<i64>,
+}
+
+fn invalid(origin: &str, why: String) -> EngineError {
+    EngineError::InvalidRequest(format!("labels {origin}: {why}"))
+}
+
+/// Reads a label file: `file:///abs/path` or a path; `.csv` (with a header),
+/// `.parquet`, otherwise JSON lines.
+pub async fn read_label_file(uri: &str) -> Result<Vec<RecordBatch>> {
+    if uri.starts_with("s3://") {
+        return Err(EngineError::Unsupported(format!(
+            "labels '{uri}': only local files are read by this build"
+        )));
+    }
+    let path = Path::new(uri.strip_prefix("file://").unwrap_or(uri));
+    if !path.is_file() {
+        return Err(EngineError::InvalidRequest(format!(
+            "labels file '{}' does not exist",
+            path.display()
+        )));
+    }
+    let (_, batches) = read_file(path, format_of(path)).await.map_err(|e| {
+        EngineError::InvalidRequest(format!("labels file '{}': {e}", path.display()))
+    })?;
+    Ok(batches)
+}
+
+/// Reads inline label rows: an Arrow IPC stream.
+pub fn read_label_ipc(bytes: &[u8]) -> Result<Vec<RecordBatch>> {
+    let bad = |e: arrow::error::ArrowError| {
+        EngineError::InvalidRequest(format!("inline labels: not an Arrow IPC stream: {e}"))
+    };
+    StreamReader::try_new(Cursor::new(bytes), None)
+        .map_err(bad)?
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(bad)
+}
+
+/// Checks `batches` against `columns` and puts them in output form; `origin`
+/// names where they came from in errors.
+pub fn prepare(columns: &LabelColumns, batches: &[RecordBatch], origin: &str) -> Result<Labels> {
+    let Some(first) = batches.first() else {
+        return Err(invalid(origin, "there are no label rows".into()));
+    };
+    let all = concat_batches(&first.schema(), batches)?;
+    if all.num_rows() == 0 {
+        return Err(invalid(origin, "there are no label rows".into()));
+    }
+    let schema = all.schema();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let column = |name: &str, role: &str| {
+        all.column_by_name(name).cloned().ok_or_else(|| {
+            invalid(
+                origin,
+                format!(
+                    "no column '{name}' ({role}); the columns are {}",
+                    names.join(", ")
+                ),
+            )
+        })
+    };
+    let key_role = format!("the key of entity '{}'", columns.entity);
+    let keys_array = column(&columns.key_column, &key_role)?;
+    let times_array = column(&columns.time_column, "the label timestamp")?;
+    let value_names: Vec<String> = match &columns.value_columns {
+        Some(list) => list.clone(),
+        None => names
+            .iter()
+            .filter(|n| **n != columns.key_column && **n != columns.time_column)
+            .map(|n| n.to_string())
+            .collect(),
+    };
+    let mut values = Vec::with_capacity(value_names.len());
+    for name in &value_names {
+        values.push((name.clone(), column(name, "a label value")?));
+    }
+    let keys_array = key_column(columns, &keys_array, origin)?;
+    let mut keys = Vec::with_capacity(all.num_rows());
+    for row in 0..all.num_rows() {
+        match value_at(&keys_array, row)? {
+            Some(key) => keys.push(key),
+            None => {
+                return Err(invalid(
+                    origin,
+                    format!("row {}: column '{}' is null", row + 1, columns.key_column),
+                ))
+            }
+        }
+    }
+    let times = label_times(&times_array, &columns.time_column, origin)?;
+    let time_array: ArrayRef = Arc::new(TimestampMicrosecondArray::from(times.clone()));
+    let mut fields = vec![
+        Field::new(&columns.key_column, keys_array.data_type().clone(), false),
+        Field::new(
+            &columns.time_column,
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+            false,
+        ),
+    ];
+    let mut arrays = vec![keys_array, time_array];
+    for (name, array) in values {
+        fields.push(Field::new(&name, array.data_type().clone(), true));
+        arrays.push(array);
+    }
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?;
+    Ok(Labels { batch, keys, times })
+}
+
+/// The key column cast to the entity's key type (integers to int64, text to utf8).
+fn key_column(columns: &LabelColumns, array: &ArrayRef, origin: &str) -> Result<ArrayRef> {
+    let wanted = match columns.key_type {
+        ColumnType::Int32 | ColumnType::Int64 => DataType::Int64,
+        ColumnType::String => DataType::Utf8,
+        ColumnType::Bool => DataType::Boolean,
+        ColumnType::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, None),
+        ColumnType::Float32 | ColumnType::Float64 => DataType::Float64,
+    };
+    let fits = match (array.data_type(), &wanted) {
+        (from, to) if from == to => true,
+        (from, DataType::Int64) => from.is_integer(),
+        (DataType::LargeUtf8 | DataType::Utf8View, DataType::Utf8) => true,
+        (DataType::Timestamp(_, _), DataType::Timestamp(_, _)) => true,
+        _ => false,
+    };
+    if !fits {
+        return Err(invalid(
+            origin,
+            format!(
+                "column '{}' holds {} but the keys of entity '{}' are {}",
+                columns.key_column,
+                array.data_type(),
+                columns.entity,
+                columns.key_type
+            ),
+        ));
+    }
+    Ok(cast(array, &wanted)?)
+}
+
+/// Each row's timestamp in µs: timestamp and date columns as they are, text as
+/// RFC 3339 (or the other forms ingest accepts), integers as epoch milliseconds.
+fn label_times(array: &ArrayRef, name: &str, origin: &str) -> Result<Vec<i64>> {
+    if let Some(row) = (0..array.len()).find(|r| array.is_null(*r)) {
+        return Err(invalid(
+            origin,
+            format!("row {}: timestamp column '{name}' is null", row + 1),
+        ));
+    }
+    let unreadable = |row: usize, why: String| {
+        invalid(
+            origin,
+            format!("row {}: timestamp column '{name}': {why}", row + 1),
+        )
+    };
+    match array.data_type() {
+        DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64 => {
+            let micros = cast(array, &DataType::Timestamp(TimeUnit::Microsecond, None))?;
+            Ok(micros
+                .as_primitive::<arrow::datatypes::TimestampMicrosecondType>()
+                .values()
+                .to_vec())
+        }
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+            let text = cast(array, &DataType::Utf8)?;
+            let text = text.as_string::<i32>();
+            (0..text.len())
+                .map(|row| parse_timestamp(text.value(row)).map_err(|why| unreadable(row, why)))
+                .collect()
+        }
+        data_type if data_type.is_integer() => {
+            let millis = cast(array, &DataType::Int64)?;
+            let millis: &Int64Array = millis.as_primitive();
+            (0..millis.len())
+                .map(|row| {
+                    millis.value(row).checked_mul(1000).ok_or_else(|| {
+                        unreadable(row, format!("{} ms is out of range", millis.value(row)))
+                    })
+                })
+                .collect()
+        }
+        other => Err(invalid(
+            origin,
+            format!("timestamp column '{name}' holds {other}, not timestamps"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::StringArray;
+
+    fn columns() -> LabelColumns {
+        LabelColumns {
+            entity: "user".into(),
+            key_column: "user_id".into(),
+            key_type: ColumnType::Int64,
+            time_column: "ts".into(),
+            value_columns: None,
+        }
+    }
+
+    fn batch(ts: Vec<Option<&str>>) -> RecordBatch {
+        let n = ts.len() as i64;
+        RecordBatch::try_from_iter([
+            (
+                "churned",
+                Arc::new(Int64Array::from((0..n).collect::<Vec<_>>())) as ArrayRef,
+            ),
+            (
+                "user_id",
+                Arc::new(arrow::array::Int32Array::from(vec![5; ts.len()])) as ArrayRef,
+            ),
+            ("ts", Arc::new(StringArray::from(ts)) as ArrayRef),
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn rows_come_out_as_key_time_then_values() {
+        let labels = prepare(
+            &columns(),
+            &[batch(vec![
+                Some("1970-01-01T00:00:01Z"),
+                Some("1970-01-01"),
+            ])],
+            "test",
+        )
+        .unwrap();
+        let names: Vec<_> = labels
+            .batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        assert_eq!(names, ["user_id", "ts", "churned"]);
+        assert_eq!(labels.times, [1_000_000, 0]);
+        assert_eq!(labels.keys, [Value::Int(5), Value::Int(5)]);
+    }
+
+    #[test]
+    fn bad_timestamps_and_missing_columns_name_the_row_or_column() {
+        let null = prepare(
+            &columns(),
+            &[batch(vec![Some("2026-01-01"), None])],
+            "f.csv",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(null.contains("row 2") && null.contains("'ts'"), "{null}");
+        let text = prepare(&columns(), &[batch(vec![Some("yesterday")])], "f.csv")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            text.contains("row 1") && text.contains("yesterday"),
+            "{text}"
+        );
+        let mut other = columns();
+        other.key_column = "account".into();
+        let missing = prepare(&other, &[batch(vec![Some("2026-01-01")])], "f.csv")
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("'account'"), "{missing}");
+    }
+}

@@ -1,0 +1,515 @@
+//! Point-in-time-correct training sets: for every label row (entity key, time,
+//! label values), each requested feature version as of the label's time.
+//!
+//! The build replays the retained log of every stream the features read through
+//! the engine's own pipelines ([`replay`]), partitions the resulting feature
+//! events by entity key and spills them past a memory budget ([`spill`]),
+//! evaluates each partition with the online operator's fold ([`as_of`]), then
+//! applies the value transforms with the statistics the version had gathered up
+//! to each label's time, and writes Arrow batches ([`output`]).
+
+mod as_of;
+mod keys;
+mod labels;
+mod output;
+mod replay;
+mod spill;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arrow::datatypes::{Field, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use freshet_sql::duration::parse_duration;
+use freshet_sql::model::{Label, TrainingSet as TrainingSetDefinition};
+use freshet_sql::registry::Registry;
+use freshet_sql::validate::RelationKind;
+use freshet_storage::log::EventLog;
+use tracing::info;
+
+pub use as_of::{evaluate_partition, LabelPoint, Observation, PartitionValues};
+pub use keys::KeyIds;
+pub use labels::{prepare, read_label_file, read_label_ipc, LabelColumns, Labels};
+pub use output::{feature_array, output_type};
+pub use replay::{replay, Collector, FeatureFeed};
+pub use spill::{EventRow, Spill};
+
+use crate::aggregate::{fold_until, Aggregation};
+use crate::operators::{FeatureInput, FeatureStats};
+use crate::pipeline::Pipeline;
+use crate::serving::{finish, FeatureServer, ServedFeature};
+use crate::value::Value;
+use crate::{EngineError, Result};
+
+/// Rows per output record batch.
+pub const OUTPUT_ROWS: usize = 65_536;
+
+/// How training-set builds use memory and disk.
+#[derive(Debug, Clone)]
+pub struct TrainingConfig {
+    /// Where spill files go (one folder per build, removed after it).
+    pub spill_dir: PathBuf,
+    /// Bytes of feature events held in memory before they are written to disk.
+    pub memory_budget: usize,
+    /// Entity-key partitions; one is evaluated at a time.
+    pub partitions: usize,
+}
+
+/// Where label rows come from.
+#[derive(Debug, Clone)]
+pub enum LabelRows {
+    /// The registry label's own source.
+    Registry,
+    /// A file: `file:///abs/path` or a path.
+    Uri(String),
+    /// An Arrow IPC stream.
+    Inline(Vec<u8>),
+}
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct TrainingRequest {
+    /// A registry training set (`name` or `name@vN`): its label and features.
+    pub training_set: Option<String>,
+    /// A registry label (`name` or `name@vN`).
+    pub label: Option<String>,
+    /// Feature references, in output order (without a training set).
+    pub features: Vec<String>,
+    /// Where the label rows come from.
+    pub rows: LabelRows,
+    /// Without a registry label: the rows' timestamp column.
+    pub timestamp_column: Option<String>,
+    /// Features are computed as of `t - offset` (a duration such as `5m`).
+    pub feature_offset: Option<String>,
+}
+
+/// How far a build has come.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Label rows whose features are computed.
+    pub rows_done: u64,
+    /// All label rows.
+    pub rows_total: u64,
+}
+
+/// A built training set.
+#[derive(Debug, Clone)]
+pub struct TrainingSet {
+    /// Key, label time, label values, then one column per feature.
+    pub schema: SchemaRef,
+    /// The rows in label order, [`OUTPUT_ROWS`] at a time.
+    pub batches: Vec<RecordBatch>,
+    /// Label rows whose key no event of any requested feature had.
+    pub unknown_keys: u64,
+    /// The feature versions used, in output order (`name@vN`).
+    pub feature_versions: Vec<String>,
+    /// Source events replayed from the log.
+    pub events_replayed: u64,
+}
+
+/// Progress reports go here.
+pub type ProgressSink = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// Builds training sets from the log, the registry and the served features.
+pub struct TrainingSets {
+    log: Arc<dyn EventLog>,
+    registry: Arc<Registry>,
+    server: Arc<FeatureServer>,
+    config: TrainingConfig,
+}
+
+fn invalid(message: String) -> EngineError {
+    EngineError::InvalidRequest(message)
+}
+
+/// What a request resolved to.
+struct Resolved {
+    features: Vec<String>,
+    served: Vec<Arc<ServedFeature>>,
+    aggregations: Vec<Aggregation>,
+    feeds: Vec<FeatureFeed>,
+    label: Option<Label>,
+    columns: LabelColumns,
+    offset: i64,
+}
+
+impl TrainingSets {
+    /// Builds over `log`, resolving names in `registry` as `server` serves them.
+    pub fn new(
+        log: Arc<dyn EventLog>,
+        registry: Arc<Registry>,
+        server: Arc<FeatureServer>,
+        config: TrainingConfig,
+    ) -> Self {
+        TrainingSets {
+            log,
+            registry,
+            server,
+            config,
+        }
+    }
+
+    fn resolve(&self, request: &TrainingRequest) -> Result<Resolved> {
+        let (label_ref, features) = match &request.training_set {
+            Some(name) => {
+                if !request.features.is_empty() {
+                    return Err(invalid(format!(
+                        "training set '{name}' names its own features; do not list features too"
+                    )));
+                }
+                let set = self
+                    .registry
+                    .resolve::<TrainingSetDefinition>(name)
+                    .map_err(|e| invalid(format!("training set '{name}': {e}")))?
+                    .object;
+                (Some(set.label), set.features)
+            }
+            None => (request.label.clone(), request.features.clone()),
+        };
+        if features.is_empty() {
+            return Err(invalid("no features requested".into()));
+        }
+        let label = label_ref
+            .map(|name| {
+                self.registry
+                    .resolve::<Label>(&name)
+                    .map(|v| v.object)
+                    .map_err(|e| invalid(format!("label '{name}': {e}")))
+            })
+            .transpose()?;
+        let served: Vec<Arc<ServedFeature>> = features
+            .iter()
+            .map(|f| self.server.resolve(f))
+            .collect::<Result<_>>()?;
+        let entity = label
+            .as_ref()
+            .map_or(served[0].feature.entity.clone(), |l| l.entity.clone());
+        let active = self.server.active();
+        let key_column = active
+            .entity_key(&entity)
+            .ok_or_else(|| invalid(format!("unknown entity '{entity}'")))?
+            .to_string();
+        let mut aggregations = Vec::new();
+        let mut feeds = Vec::new();
+        for feature in &served {
+            if feature.feature.entity != entity {
+                return Err(invalid(format!(
+                    "feature '{}' describes entity '{}', not '{entity}'",
+                    feature.table, feature.feature.entity
+                )));
+            }
+            let FeatureInput::Events {
+                aggregation,
+                time_column,
+                value_column,
+            } = &feature.input
+            else {
+                return Err(EngineError::Unsupported(format!(
+                    "feature '{}' reads the view '{}'; training sets of features over views are not built yet",
+                    feature.table, feature.feature.source
+                )));
+            };
+            aggregations.push(*aggregation);
+            feeds.push(FeatureFeed {
+                relation: feature.feature.source.clone(),
+                key_column: key_column.clone(),
+                time_column: time_column.clone(),
+                value_column: value_column.clone(),
+            });
+        }
+        let columns = LabelColumns {
+            entity: entity.clone(),
+            key_column,
+            key_type: served[0].key_type,
+            time_column: match (&label, &request.timestamp_column) {
+                (Some(label), _) => label.event_time.clone(),
+                (None, Some(column)) => column.clone(),
+                (None, None) => {
+                    return Err(invalid(
+                        "labels without a registry label need their timestamp column named".into(),
+                    ))
+                }
+            },
+            value_columns: label.as_ref().map(|l| l.value.clone()),
+        };
+        let offset = match request.feature_offset.as_deref() {
+            None | Some("") => 0,
+            Some(text) => parse_duration(text)
+                .map_err(|e| invalid(format!("feature offset '{text}': {e}")))?
+                .as_micros() as i64,
+        };
+        Ok(Resolved {
+            features,
+            served,
+            aggregations,
+            feeds,
+            label,
+            columns,
+            offset,
+        })
+    }
+
+    /// Builds the training set `request` asks for, reporting progress as
+    /// partitions finish.
+    pub async fn generate(
+        &self,
+        request: &TrainingRequest,
+        progress: ProgressSink,
+    ) -> Result<TrainingSet> {
+        let resolved = self.resolve(request)?;
+        let active = self.server.active();
+        let (label_relation, mut label_batches, origin) = match &request.rows {
+            LabelRows::Uri(uri) => (None, Some(read_label_file(uri).await?), format!("'{uri}'")),
+            LabelRows::Inline(bytes) => (None, Some(read_label_ipc(bytes)?), "(inline)".into()),
+            LabelRows::Registry => {
+                let label = resolved.label.as_ref().ok_or_else(|| {
+                    invalid("name a label, a labels file or inline labels".into())
+                })?;
+                let origin = format!("of label '{}' (from '{}')", label.name, label.source);
+                let kind = active
+                    .catalog
+                    .relations
+                    .get(&label.source)
+                    .map(|r| r.kind)
+                    .ok_or_else(|| {
+                        invalid(format!(
+                            "label '{}': its source '{}' is not defined",
+                            label.name, label.source
+                        ))
+                    })?;
+                match kind {
+                    RelationKind::File => {
+                        let uri = active
+                            .definitions
+                            .sources
+                            .iter()
+                            .find(|s| s.name == label.source)
+                            .and_then(|s| s.file.as_ref())
+                            .map(|f| f.uri.clone())
+                            .ok_or_else(|| {
+                                EngineError::Unsupported(format!(
+                                    "label '{}': '{}' is a file-only transformation; labels read a source or a stream transformation",
+                                    label.name, label.source
+                                ))
+                            })?;
+                        (None, Some(read_label_file(&uri).await?), origin)
+                    }
+                    RelationKind::Stream | RelationKind::Transformation => {
+                        (Some(label.source.clone()), None, origin)
+                    }
+                    RelationKind::View => return Err(EngineError::Unsupported(format!(
+                        "label '{}' reads the view '{}'; labels read sources or transformations",
+                        label.name, label.source
+                    ))),
+                }
+            }
+        };
+
+        let mut keys = KeyIds::default();
+        let mut spill = Spill::new(
+            &self.config.spill_dir,
+            resolved.feeds.len(),
+            self.config.partitions,
+            self.config.memory_budget,
+        );
+        let mut collector = Collector::new(
+            &resolved.feeds,
+            &mut keys,
+            &mut spill,
+            label_relation.as_deref(),
+        );
+        let mut fed: Vec<bool> = vec![false; resolved.feeds.len()];
+        for source in active.streams() {
+            let mut pipeline = Pipeline::build(&active.definitions, &source.name).await?;
+            let relations = pipeline.relations();
+            let mut needed = label_relation
+                .as_deref()
+                .is_some_and(|r| relations.contains(&r));
+            for (feed, done) in resolved.feeds.iter().zip(fed.iter_mut()) {
+                if relations.contains(&feed.relation.as_str()) {
+                    *done = true;
+                    needed = true;
+                }
+            }
+            if needed {
+                replay(self.log.as_ref(), source, &mut pipeline, &mut collector).await?;
+            }
+        }
+        if let Some(missing) = fed.iter().position(|done| !done) {
+            return Err(EngineError::Unsupported(format!(
+                "feature '{}': its source '{}' is not fed by a stream",
+                resolved.served[missing].table, resolved.feeds[missing].relation
+            )));
+        }
+        let events_replayed = collector.events;
+        if label_batches.is_none() {
+            label_batches = Some(std::mem::take(&mut collector.label_rows));
+        }
+        drop(collector);
+        let labels = prepare(
+            &resolved.columns,
+            label_batches.as_deref().unwrap_or_default(),
+            &origin,
+        )?;
+        info!(
+            labels = labels.times.len(),
+            features = resolved.features.len(),
+            events = events_replayed,
+            spilled = spill.spilled_rows(),
+            "training set: events collected"
+        );
+        let offset = resolved.offset;
+        let computed = tokio::task::spawn_blocking(move || {
+            compute(&resolved, &labels, &keys, &mut spill, offset, progress)
+                .map(|values| (resolved, labels, values))
+        })
+        .await
+        .map_err(|e| EngineError::Unsupported(format!("training-set build stopped: {e}")))?;
+        let (resolved, labels, (values, unknown_keys)) = computed?;
+        assemble(&resolved, &labels, values, unknown_keys, events_replayed)
+    }
+}
+
+/// Every feature's final value per label row, and how many rows had unknown keys.
+fn compute(
+    resolved: &Resolved,
+    labels: &Labels,
+    keys: &KeyIds,
+    spill: &mut Spill,
+    offset: i64,
+    progress: ProgressSink,
+) -> Result<(Vec<Vec<Option<Value>>>, u64)> {
+    let total = labels.times.len();
+    let mut by_partition: Vec<Vec<LabelPoint>> = vec![Vec::new(); spill.partitions()];
+    let mut unknown: Vec<(u32, i64)> = Vec::new();
+    for (index, (key, time)) in labels.keys.iter().zip(&labels.times).enumerate() {
+        let at = time.saturating_sub(offset);
+        match keys.get(key) {
+            Some(id) => by_partition[spill.partition_of(id)].push(LabelPoint {
+                key: id,
+                at,
+                index: index as u32,
+            }),
+            None => unknown.push((index as u32, at)),
+        }
+    }
+    let features = resolved.aggregations.len();
+    let mut raw: Vec<Vec<Option<Value>>> = vec![vec![None; total]; features];
+    let mut observations: Vec<Vec<Observation>> = vec![Vec::new(); features];
+    let observe: Vec<bool> = resolved
+        .served
+        .iter()
+        .map(|s| crate::runtime::needs_stats(&s.feature))
+        .collect();
+    for (f, aggregation) in resolved.aggregations.iter().enumerate() {
+        for (index, at) in &unknown {
+            raw[f][*index as usize] = fold_until(None, aggregation, std::iter::empty(), *at);
+        }
+    }
+    let mut done = unknown.len() as u64;
+    progress(Progress {
+        rows_done: done,
+        rows_total: total as u64,
+    });
+    for (partition, points) in by_partition.iter_mut().enumerate() {
+        points.sort_unstable();
+        let events: Vec<Vec<EventRow>> = (0..features)
+            .map(|f| spill.take(f, partition))
+            .collect::<Result<_>>()?;
+        let results: Vec<PartitionValues> = std::thread::scope(|scope| {
+            let handles: Vec<_> = events
+                .into_iter()
+                .zip(&resolved.aggregations)
+                .zip(&observe)
+                .map(|((events, aggregation), observe)| {
+                    let points = &*points;
+                    scope.spawn(move || evaluate_partition(events, points, aggregation, *observe))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("evaluation does not panic"))
+                .collect()
+        });
+        for (f, result) in results.into_iter().enumerate() {
+            for (index, value) in result.values {
+                raw[f][index as usize] = value;
+            }
+            observations[f].extend(result.observations);
+        }
+        done += points.len() as u64;
+        progress(Progress {
+            rows_done: done,
+            rows_total: total as u64,
+        });
+    }
+    let mut order: Vec<(i64, u32)> = labels
+        .times
+        .iter()
+        .enumerate()
+        .map(|(index, time)| (time.saturating_sub(offset), index as u32))
+        .collect();
+    order.sort_unstable();
+    for (f, served) in resolved.served.iter().enumerate() {
+        let column = &mut raw[f];
+        if !observe[f] {
+            let stats = FeatureStats::default();
+            for value in column.iter_mut() {
+                *value = finish(served, value.take(), &stats);
+            }
+            continue;
+        }
+        let mut seen = std::mem::take(&mut observations[f]);
+        seen.sort_unstable_by(|a, b| (a.time, a.seq).cmp(&(b.time, b.seq)));
+        let mut stats = FeatureStats::default();
+        let mut next = 0;
+        for (at, index) in &order {
+            while next < seen.len() && seen[next].time <= *at {
+                stats.observe(seen[next].value);
+                next += 1;
+            }
+            let value = &mut column[*index as usize];
+            *value = finish(served, value.take(), &stats);
+        }
+    }
+    Ok((raw, unknown.len() as u64))
+}
+
+/// The output batches: the label columns, then each feature's column.
+fn assemble(
+    resolved: &Resolved,
+    labels: &Labels,
+    values: Vec<Vec<Option<Value>>>,
+    unknown_keys: u64,
+    events_replayed: u64,
+) -> Result<TrainingSet> {
+    let label_schema = labels.batch.schema();
+    let mut fields: Vec<Field> = label_schema
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    let mut columns = labels.batch.columns().to_vec();
+    for ((name, served), column) in resolved.features.iter().zip(&resolved.served).zip(&values) {
+        if fields.iter().any(|f| f.name() == name) {
+            return Err(invalid(format!(
+                "feature '{name}' has the name of a label column or of another requested feature"
+            )));
+        }
+        fields.push(Field::new(name, output_type(served.value_type), true));
+        columns.push(feature_array(column, served.value_type));
+    }
+    let schema: SchemaRef = Arc::new(Schema::new(fields));
+    let all = RecordBatch::try_new(schema.clone(), columns)?;
+    let batches = (0..all.num_rows())
+        .step_by(OUTPUT_ROWS)
+        .map(|start| all.slice(start, OUTPUT_ROWS.min(all.num_rows() - start)))
+        .collect();
+    Ok(TrainingSet {
+        schema,
+        batches,
+        unknown_keys,
+        feature_versions: resolved.served.iter().map(|s| s.table.clone()).collect(),
+        events_replayed,
+    })
+}

@@ -1,0 +1,191 @@
+//! Replaying a stream source's retained log through its pipeline, the same
+//! DataFusion plans the engine runs on micro-batches, and collecting what a
+//! training set needs: each feature's input events (into a [`Spill`]) and the
+//! label rows when the label reads a stream.
+
+use arrow::array::{Array, ArrayRef, AsArray};
+use arrow::compute::concat_batches;
+use arrow::datatypes::{DataType, Float64Type, Int64Type};
+use arrow::record_batch::RecordBatch;
+use freshet_sql::model::Source;
+use freshet_storage::log::{EventLog, Position};
+use tracing::info;
+
+use super::keys::KeyIds;
+use super::spill::{EventRow, Spill};
+use crate::pipeline::{BatchRows, Pipeline};
+use crate::runtime::MAX_BATCH_ROWS;
+use crate::value::{timestamps, value_at, Value};
+use crate::{EngineError, Result};
+
+/// Where one feature's input events come from.
+#[derive(Debug, Clone)]
+pub struct FeatureFeed {
+    /// The source or transformation it aggregates.
+    pub relation: String,
+    /// Its entity key column.
+    pub key_column: String,
+    /// Its event-time column.
+    pub time_column: String,
+    /// The aggregated column; `None` for `count(*)`.
+    pub value_column: Option<String>,
+}
+
+/// What the replay fills: feature events by partition, the key numbers, and the
+/// label relation's rows.
+pub struct Collector<'a> {
+    /// One feed per requested feature, in request order.
+    pub feeds: &'a [FeatureFeed],
+    /// Entity key numbers.
+    pub keys: &'a mut KeyIds,
+    /// Feature events.
+    pub spill: &'a mut Spill,
+    /// The relation whose rows are the labels, when it is a stream's.
+    pub label_relation: Option<&'a str>,
+    /// Its rows, in log order.
+    pub label_rows: Vec<RecordBatch>,
+    /// Source events read.
+    pub events: u64,
+    seq: u64,
+}
+
+impl<'a> Collector<'a> {
+    /// A collector with nothing read yet.
+    pub fn new(
+        feeds: &'a [FeatureFeed],
+        keys: &'a mut KeyIds,
+        spill: &'a mut Spill,
+        label_relation: Option<&'a str>,
+    ) -> Self {
+        Collector {
+            feeds,
+            keys,
+            spill,
+            label_relation,
+            label_rows: Vec::new(),
+            events: 0,
+            seq: 0,
+        }
+    }
+
+    /// Takes what one micro-batch produced.
+    fn absorb(&mut self, rows: &BatchRows) -> Result<()> {
+        if let Some(batches) = self.label_relation.and_then(|r| rows.get(r)) {
+            self.label_rows.extend(batches.iter().cloned());
+        }
+        for (feature, feed) in self.feeds.iter().enumerate() {
+            for batch in rows.get(&feed.relation).into_iter().flatten() {
+                self.absorb_batch(feature, feed, batch)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends a batch's rows as events of `feature`; rows without a key, an event
+    /// time or a value are left out, as the online operator leaves them out.
+    fn absorb_batch(
+        &mut self,
+        feature: usize,
+        feed: &FeatureFeed,
+        batch: &RecordBatch,
+    ) -> Result<()> {
+        let column = |name: &str| -> Result<ArrayRef> {
+            batch.column_by_name(name).cloned().ok_or_else(|| {
+                EngineError::Unsupported(format!("'{}' has no column '{name}'", feed.relation))
+            })
+        };
+        let keys = column(&feed.key_column)?;
+        let times = timestamps(&column(&feed.time_column)?)?;
+        let values = feed.value_column.as_deref().map(column).transpose()?;
+        let int_keys =
+            (keys.data_type() == &DataType::Int64).then(|| keys.as_primitive::<Int64Type>());
+        for row in 0..batch.num_rows() {
+            if keys.is_null(row) || times.is_null(row) {
+                continue;
+            }
+            let value = match &values {
+                None => Value::Bool(true),
+                Some(values) => match read_value(values, row)? {
+                    Some(value) => value,
+                    None => continue,
+                },
+            };
+            let key = match int_keys {
+                Some(ints) => self.keys.intern_int(ints.value(row)),
+                None => match value_at(&keys, row)? {
+                    Some(key) => self.keys.intern(&key),
+                    None => continue,
+                },
+            };
+            self.seq += 1;
+            self.spill.push(
+                feature,
+                EventRow {
+                    key,
+                    time: times.value(row),
+                    seq: self.seq,
+                    value,
+                },
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// [`value_at`] with the common float and integer columns read directly.
+fn read_value(array: &ArrayRef, row: usize) -> Result<Option<Value>> {
+    if array.is_null(row) {
+        return Ok(None);
+    }
+    Ok(Some(match array.data_type() {
+        DataType::Float64 => Value::Float(array.as_primitive::<Float64Type>().value(row)),
+        DataType::Int64 => Value::Int(array.as_primitive::<Int64Type>().value(row)),
+        _ => return value_at(array, row),
+    }))
+}
+
+/// Replays every partition of `source`'s topic, up to the rows acknowledged when
+/// the replay starts, through `pipeline` into `collector`.
+pub async fn replay(
+    log: &dyn EventLog,
+    source: &Source,
+    pipeline: &mut Pipeline,
+    collector: &mut Collector<'_>,
+) -> Result<()> {
+    let topic = source
+        .stream
+        .as_ref()
+        .and_then(|s| s.topic.clone())
+        .unwrap_or_else(|| source.name.clone());
+    let partitions = log.partitions(&topic).await?;
+    for partition in 0..partitions {
+        let total = log.row_count(&topic, partition).await?;
+        let mut done = 0u64;
+        let mut from = Position::START;
+        while done < total {
+            let read = log.read(&topic, partition, from, MAX_BATCH_ROWS).await?;
+            let Some(last) = read.last() else { break };
+            from = last.next;
+            let mut parts = Vec::with_capacity(read.len());
+            for item in read {
+                let left = (total - done) as usize;
+                if left == 0 {
+                    break;
+                }
+                let batch = if item.batch.num_rows() > left {
+                    item.batch.slice(0, left)
+                } else {
+                    item.batch
+                };
+                done += batch.num_rows() as u64;
+                parts.push(batch);
+            }
+            let batch = concat_batches(&parts[0].schema(), &parts)?;
+            collector.events += batch.num_rows() as u64;
+            let rows = pipeline.run(batch).await?;
+            collector.absorb(&rows)?;
+        }
+        info!(source = %source.name, partition, rows = done, "replayed for a training set");
+    }
+    Ok(())
+}
