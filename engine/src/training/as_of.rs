@@ -41,15 +41,21 @@ pub struct PartitionValues {
     pub observations: Vec<Observation>,
 }
 
+/// Puts a partition's events in the order evaluation reads them: by key, event
+/// time, then arrival.
+pub fn sort_events(events: &mut [EventRow]) {
+    events.sort_unstable_by_key(|e| (e.key, e.time, e.seq));
+}
+
 /// Evaluates one feature for the labels of one partition. `labels` are sorted
-/// (by key, time, row); `events` are every event of the partition's keys.
+/// (by key, time, row); `events` are every event of the partition's keys, in
+/// [`sort_events`] order.
 pub fn evaluate_partition(
-    mut events: Vec<EventRow>,
+    events: &[EventRow],
     labels: &[LabelPoint],
     aggregation: &Aggregation,
     observe: bool,
 ) -> PartitionValues {
-    events.sort_unstable_by_key(|e| (e.key, e.time, e.seq));
     let mut out = PartitionValues {
         values: Vec::with_capacity(labels.len()),
         observations: Vec::new(),
@@ -183,10 +189,12 @@ mod tests {
             })
             .collect();
         labels.sort();
+        let mut events = events;
+        sort_events(&mut events);
         for function in AggregateFunction::ALL {
             for window in [Some(10), None] {
                 let aggregation = aggregation(function, window);
-                let got = evaluate_partition(events.clone(), &labels, &aggregation, false);
+                let got = evaluate_partition(&events, &labels, &aggregation, false);
                 for (label, (index, value)) in labels.iter().zip(&got.values) {
                     let mut state = KeyState::default();
                     for ev in events.iter().filter(|e| e.key == label.key) {
@@ -216,7 +224,7 @@ mod tests {
             })
             .collect();
         let got = evaluate_partition(
-            events,
+            &events,
             &[],
             &aggregation(AggregateFunction::Sum, Some(10)),
             true,

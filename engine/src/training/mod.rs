@@ -27,7 +27,7 @@ use freshet_sql::validate::RelationKind;
 use freshet_storage::log::EventLog;
 use tracing::info;
 
-pub use as_of::{evaluate_partition, LabelPoint, Observation, PartitionValues};
+pub use as_of::{evaluate_partition, sort_events, LabelPoint, Observation, PartitionValues};
 pub use keys::KeyIds;
 pub use labels::{prepare, read_label_file, read_label_ipc, LabelColumns, Labels};
 pub use output::{feature_array, output_type};
@@ -127,7 +127,11 @@ struct Resolved {
     features: Vec<String>,
     served: Vec<Arc<ServedFeature>>,
     aggregations: Vec<Aggregation>,
+    /// The distinct feeds; features reading the same column of the same relation
+    /// share one.
     feeds: Vec<FeatureFeed>,
+    /// Each feature's feed.
+    feed_of: Vec<usize>,
     label: Option<Label>,
     columns: LabelColumns,
     offset: i64,
@@ -190,7 +194,8 @@ impl TrainingSets {
             .ok_or_else(|| invalid(format!("unknown entity '{entity}'")))?
             .to_string();
         let mut aggregations = Vec::new();
-        let mut feeds = Vec::new();
+        let mut feeds: Vec<FeatureFeed> = Vec::new();
+        let mut feed_of = Vec::new();
         for feature in &served {
             if feature.feature.entity != entity {
                 return Err(invalid(format!(
@@ -210,12 +215,19 @@ impl TrainingSets {
                 )));
             };
             aggregations.push(*aggregation);
-            feeds.push(FeatureFeed {
+            let feed = FeatureFeed {
                 relation: feature.feature.source.clone(),
                 key_column: key_column.clone(),
                 time_column: time_column.clone(),
                 value_column: value_column.clone(),
-            });
+            };
+            match feeds.iter().position(|f| *f == feed) {
+                Some(shared) => feed_of.push(shared),
+                None => {
+                    feed_of.push(feeds.len());
+                    feeds.push(feed);
+                }
+            }
         }
         let columns = LabelColumns {
             entity: entity.clone(),
@@ -243,6 +255,7 @@ impl TrainingSets {
             served,
             aggregations,
             feeds,
+            feed_of,
             label,
             columns,
             offset,
@@ -297,10 +310,12 @@ impl TrainingSets {
                     RelationKind::Stream | RelationKind::Transformation => {
                         (Some(label.source.clone()), None, origin)
                     }
-                    RelationKind::View => return Err(EngineError::Unsupported(format!(
+                    RelationKind::View => {
+                        return Err(EngineError::Unsupported(format!(
                         "label '{}' reads the view '{}'; labels read sources or transformations",
                         label.name, label.source
-                    ))),
+                    )))
+                    }
                 }
             }
         };
@@ -336,9 +351,14 @@ impl TrainingSets {
             }
         }
         if let Some(missing) = fed.iter().position(|done| !done) {
+            let feature = resolved
+                .feed_of
+                .iter()
+                .position(|f| *f == missing)
+                .unwrap_or(0);
             return Err(EngineError::Unsupported(format!(
                 "feature '{}': its source '{}' is not fed by a stream",
-                resolved.served[missing].table, resolved.feeds[missing].relation
+                resolved.served[feature].table, resolved.feeds[missing].relation
             )));
         }
         let events_replayed = collector.events;
@@ -413,16 +433,23 @@ fn compute(
     });
     for (partition, points) in by_partition.iter_mut().enumerate() {
         points.sort_unstable();
-        let events: Vec<Vec<EventRow>> = (0..features)
-            .map(|f| spill.take(f, partition))
+        let mut events: Vec<Vec<EventRow>> = (0..resolved.feeds.len())
+            .map(|feed| spill.take(feed, partition))
             .collect::<Result<_>>()?;
+        std::thread::scope(|scope| {
+            for feed in events.iter_mut() {
+                scope.spawn(move || sort_events(feed));
+            }
+        });
         let results: Vec<PartitionValues> = std::thread::scope(|scope| {
-            let handles: Vec<_> = events
-                .into_iter()
-                .zip(&resolved.aggregations)
+            let handles: Vec<_> = resolved
+                .aggregations
+                .iter()
+                .zip(&resolved.feed_of)
                 .zip(&observe)
-                .map(|((events, aggregation), observe)| {
+                .map(|((aggregation, feed), observe)| {
                     let points = &*points;
+                    let events = &events[*feed];
                     scope.spawn(move || evaluate_partition(events, points, aggregation, *observe))
                 })
                 .collect();

@@ -18,8 +18,9 @@ use crate::runtime::MAX_BATCH_ROWS;
 use crate::value::{timestamps, value_at, Value};
 use crate::{EngineError, Result};
 
-/// Where one feature's input events come from.
-#[derive(Debug, Clone)]
+/// Where one feature's input events come from; features with equal feeds share
+/// their events.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeatureFeed {
     /// The source or transformation it aggregates.
     pub relation: String,
@@ -34,7 +35,7 @@ pub struct FeatureFeed {
 /// What the replay fills: feature events by partition, the key numbers, and the
 /// label relation's rows.
 pub struct Collector<'a> {
-    /// One feed per requested feature, in request order.
+    /// The distinct feeds of the requested features.
     pub feeds: &'a [FeatureFeed],
     /// Entity key numbers.
     pub keys: &'a mut KeyIds,
