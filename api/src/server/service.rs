@@ -156,20 +156,16 @@ fn progress_message(progress: Progress) -> proto::GenerateTrainingSetResponse {
     }
 }
 
-/// Streams a built training set: its batches, then the summary.
+/// Streams a built training set: its batches (progress has reached the total
+/// by then), then the summary.
 async fn send_training_set(
     set: TrainingSet,
     tx: &mpsc::Sender<std::result::Result<proto::GenerateTrainingSetResponse, Status>>,
 ) {
     let total: u64 = set.batches.iter().map(|b| b.num_rows() as u64).sum();
-    let mut done = 0;
     for batch in &set.batches {
-        done += batch.num_rows() as u64;
         let message = ipc_bytes(batch).map(|arrow_ipc| proto::GenerateTrainingSetResponse {
-            progress: Some(proto::TrainingSetProgress {
-                rows_done: done,
-                rows_total: total,
-            }),
+            progress: None,
             arrow_ipc,
             summary: None,
         });
