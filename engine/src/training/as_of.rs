@@ -42,9 +42,29 @@ pub struct PartitionValues {
 }
 
 /// Puts a partition's events in the order evaluation reads them: by key, event
-/// time, then arrival.
-pub fn sort_events(events: &mut [EventRow]) {
-    events.sort_unstable_by_key(|e| (e.key, e.time, e.seq));
+/// time, then arrival. The keys of one partition are `partitions` apart, so
+/// they are grouped by a counting sort on `key / partitions`; each key's events
+/// keep their order and are sorted by (time, arrival) only when they arrived out
+/// of time order.
+pub fn sort_events(events: &mut Vec<EventRow>, partitions: usize) {
+    let stride = partitions.max(1) as u32;
+    let Some(largest) = events.iter().map(|e| e.key / stride).max() else {
+        return;
+    };
+    let mut counts = vec![0usize; largest as usize + 1];
+    for event in events.iter() {
+        counts[(event.key / stride) as usize] += 1;
+    }
+    let mut groups: Vec<Vec<EventRow>> = counts.iter().map(|n| Vec::with_capacity(*n)).collect();
+    for event in events.drain(..) {
+        groups[(event.key / stride) as usize].push(event);
+    }
+    for mut group in groups {
+        if !group.is_sorted_by_key(|e| (e.time, e.seq)) {
+            group.sort_unstable_by_key(|e| (e.time, e.seq));
+        }
+        events.append(&mut group);
+    }
 }
 
 /// Evaluates one feature for the labels of one partition. `labels` are sorted
@@ -190,7 +210,7 @@ mod tests {
             .collect();
         labels.sort();
         let mut events = events;
-        sort_events(&mut events);
+        sort_events(&mut events, 1);
         for function in AggregateFunction::ALL {
             for window in [Some(10), None] {
                 let aggregation = aggregation(function, window);
@@ -209,6 +229,26 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn sorting_groups_keys_and_orders_late_arrivals_by_time() {
+        // One partition of four: keys 1, 5 and 9; arrival (seq) order is not time order.
+        let arrivals = [(9, 30), (1, 20), (5, 10), (1, 10), (9, 10), (1, 20)];
+        let mut events: Vec<EventRow> = arrivals
+            .iter()
+            .enumerate()
+            .map(|(seq, &(key, time))| EventRow {
+                key,
+                time,
+                seq: seq as u64,
+                value: Value::Int(0),
+            })
+            .collect();
+        let mut expected = events.clone();
+        expected.sort_by_key(|e| (e.key, e.time, e.seq));
+        sort_events(&mut events, 4);
+        assert_eq!(events, expected);
     }
 
     #[test]

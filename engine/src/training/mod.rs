@@ -438,7 +438,8 @@ fn compute(
             .collect::<Result<_>>()?;
         std::thread::scope(|scope| {
             for feed in events.iter_mut() {
-                scope.spawn(move || sort_events(feed));
+                let partitions = spill.partitions();
+                scope.spawn(move || sort_events(feed, partitions));
             }
         });
         let results: Vec<PartitionValues> = std::thread::scope(|scope| {
@@ -470,13 +471,16 @@ fn compute(
             rows_total: total as u64,
         });
     }
-    let mut order: Vec<(i64, u32)> = labels
-        .times
-        .iter()
-        .enumerate()
-        .map(|(index, time)| (time.saturating_sub(offset), index as u32))
-        .collect();
-    order.sort_unstable();
+    let mut order: Vec<(i64, u32)> = Vec::new();
+    if observe.iter().any(|o| *o) {
+        order = labels
+            .times
+            .iter()
+            .enumerate()
+            .map(|(index, time)| (time.saturating_sub(offset), index as u32))
+            .collect();
+        order.sort_unstable();
+    }
     for (f, served) in resolved.served.iter().enumerate() {
         let column = &mut raw[f];
         if !observe[f] {

@@ -154,6 +154,9 @@ impl Spill {
         self.buffered = self
             .buffered
             .saturating_sub(held.iter().map(EventRow::bytes).sum());
+        if rows.is_empty() {
+            return Ok(held);
+        }
         rows.extend(held);
         Ok(rows)
     }
