@@ -443,17 +443,16 @@ async fn online_reads_equal_training_rows_at_the_same_instants() {
         let now = chrono::Utc::now().timestamp_micros();
         let phase = now / PHASE;
         let active: Vec<i64> = (0..EVENT_USERS).filter(|u| (phase + u) % 3 == 0).collect();
-        let mut ts = now.max(last_eval + 1).max(last_ts + 1);
+        let first = now.max(last_eval + 1).max(last_ts + 1);
         let mut lines = Vec::new();
         let mut round_users = Vec::new();
-        for _ in 0..3 {
+        for ts in first..first + 3 {
             let user = active[rng.random_range(0..active.len())];
             let amount = rng.random_range(1..10_000) as f64 / 100.0;
             let item = ITEMS[rng.random_range(0..ITEMS.len())];
             lines.push(click_json(user, amount, item, ts));
             round_users.push(user);
             last_ts = ts;
-            ts += 1;
         }
         let response = client.ingest(ingest(&lines)).await.unwrap().into_inner();
         assert_eq!(

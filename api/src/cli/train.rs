@@ -52,11 +52,9 @@ fn labels_uri(path: &Path) -> Result<String> {
 /// Draws `done` of `total` as a bar on stderr (in place on a terminal).
 fn draw(done: u64, total: u64) {
     let width = 30;
-    let filled = if total == 0 {
-        width
-    } else {
-        (done * width as u64 / total) as usize
-    };
+    let filled = (done * width as u64)
+        .checked_div(total)
+        .map_or(width, |f| f as usize);
     let bar = format!(
         "[{}{}] {done}/{total} rows",
         "#".repeat(filled),

@@ -209,7 +209,7 @@ impl EventSource {
         let c = mix(b);
         let d = mix(c);
         let hot = (self.sizes.users / 10).max(1);
-        let user_id = if a % 10 == 0 {
+        let user_id = if a.is_multiple_of(10) {
             b % hot
         } else {
             b % self.sizes.users

@@ -491,7 +491,7 @@ fn compute(
             continue;
         }
         let mut seen = std::mem::take(&mut observations[f]);
-        seen.sort_unstable_by(|a, b| (a.time, a.seq).cmp(&(b.time, b.seq)));
+        seen.sort_unstable_by_key(|o| (o.time, o.seq));
         let mut stats = FeatureStats::default();
         let mut next = 0;
         for (at, index) in &order {
