@@ -5,6 +5,7 @@ pub mod append;
 pub mod purchases;
 pub mod raw_disk;
 pub mod replay;
+pub mod server;
 pub mod stats;
 
 /// The error type of the benchmark helpers.

@@ -9,6 +9,7 @@
 pub mod aggregate;
 pub mod duration;
 pub mod error;
+pub mod files;
 pub mod load;
 pub mod model;
 pub mod registry;

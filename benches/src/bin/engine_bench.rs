@@ -11,9 +11,6 @@
 //!
 //! `cargo build --release --workspace --bins && target/release/engine_bench`
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +18,7 @@ use clap::Parser;
 use freshet_api::proto::{
     self, entity_key::Key, feature_store_client::FeatureStoreClient, PayloadFormat,
 };
+use freshet_benches::server::{client, freshet_binary, ServerProcess};
 use freshet_benches::stats::{per_sec, round3};
 use freshet_engine::runtime::ActiveSet;
 use freshet_engine::serving::FeatureServer;
@@ -83,79 +81,6 @@ features:
   - { name: categories_1d, entity: user, source: enriched, aggregate: count_distinct(category), window: 1d }
 "#
     .to_string()
-}
-
-struct ServerProcess {
-    child: Child,
-    url: String,
-    _stdout: BufReader<std::process::ChildStdout>,
-}
-
-impl ServerProcess {
-    fn start(binary: &Path, data: &Path) -> ServerProcess {
-        // The child is waited for in stop() or on drop.
-        #[allow(clippy::zombie_processes)]
-        let mut child = Command::new(binary)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--metrics-listen",
-                "127.0.0.1:0",
-                "--data-dir",
-            ])
-            .arg(data)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start freshet serve");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        loop {
-            let mut line = String::new();
-            assert!(
-                stdout.read_line(&mut line).expect("server output") > 0,
-                "server exited"
-            );
-            if let Some(address) = line.trim().strip_prefix("freshet listening on ") {
-                return ServerProcess {
-                    url: format!("http://{address}"),
-                    child,
-                    _stdout: stdout,
-                };
-            }
-        }
-    }
-
-    /// Resident and peak resident memory, MB.
-    fn memory(&self) -> (f64, f64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find(|l| l.starts_with(name))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<f64>().ok())
-                .map_or(0.0, |kb| kb / 1024.0)
-        };
-        (field("VmRSS:"), field("VmHWM:"))
-    }
-
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-async fn client(url: &str) -> FeatureStoreClient<Channel> {
-    FeatureStoreClient::connect(url.to_string())
-        .await
-        .expect("connect")
-        .max_decoding_message_size(64 << 20)
-        .max_encoding_message_size(64 << 20)
 }
 
 /// JSON lines for events `first..first + rows`: keys spread over `keys`, times
@@ -258,7 +183,7 @@ async fn ingest_to_online(
         samples.push((
             round3(started.elapsed().as_secs_f64()),
             processed(&mut probe).await,
-            server.memory().0,
+            mb(server.memory().0),
         ));
         if done {
             break;
@@ -272,6 +197,7 @@ async fn ingest_to_online(
         .expect("wait for processing");
     let total = started.elapsed().as_secs_f64();
     let (rss, peak) = server.memory();
+    let (rss, peak) = (mb(rss), mb(peak));
     samples.push((round3(total), processed(&mut probe).await, rss));
     let rate = args.events as f64 / total;
     let report = json!({
@@ -450,9 +376,9 @@ async fn in_process_lookups(
     latency_json(samples, seconds as f64)
 }
 
-fn freshet_binary() -> PathBuf {
-    let me = std::env::current_exe().expect("own path");
-    me.with_file_name("freshet")
+/// Bytes in MB.
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
 }
 
 #[tokio::main]
@@ -465,7 +391,7 @@ async fn main() {
     }
     std::fs::write(dir.path().join("items.csv"), items).expect("items file");
     let data = dir.path().join("data");
-    let server = ServerProcess::start(&freshet_binary(), &data);
+    let server = ServerProcess::start(&freshet_binary(), &data, &[]);
     let mut admin = client(&server.url).await;
     admin
         .apply(proto::ApplyRequest {

@@ -24,9 +24,9 @@
 //! `cargo build --release --workspace --bins && target/release/training_bench`
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Cursor};
+use std::io::Cursor;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -35,7 +35,8 @@ use arrow::compute::{cast, concat_batches};
 use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use clap::Parser;
-use freshet_api::proto::{self, feature_store_client::FeatureStoreClient, PayloadFormat};
+use freshet_api::proto::{self, PayloadFormat};
+use freshet_benches::server::{client, freshet_binary, ServerProcess};
 use freshet_benches::stats::round3;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
@@ -44,7 +45,6 @@ use parquet::file::properties::WriterProperties;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
-use tonic::transport::Channel;
 
 /// Benchmark settings.
 #[derive(Debug, Parser)]
@@ -354,90 +354,6 @@ fn write_labels(source: &EventSource, seed: u64, has_events: &[bool], path: &Pat
     }
     writer.close().expect("close labels.parquet");
     unknown
-}
-
-/// A running `freshet serve`.
-struct ServerProcess {
-    child: Child,
-    url: String,
-    _stdout: BufReader<std::process::ChildStdout>,
-}
-
-impl ServerProcess {
-    /// Starts the server on free loopback ports over `data`, and waits for the
-    /// line that says it listens.
-    fn start(binary: &Path, data: &Path, extra: &[String]) -> ServerProcess {
-        // The child is waited for in stop().
-        #[allow(clippy::zombie_processes)]
-        let mut child = Command::new(binary)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--metrics-listen",
-                "127.0.0.1:0",
-                "--data-dir",
-            ])
-            .arg(data)
-            .args(extra)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
-        loop {
-            let mut line = String::new();
-            assert!(
-                stdout.read_line(&mut line).expect("server output") > 0,
-                "server exited"
-            );
-            if let Some(address) = line.trim().strip_prefix("freshet listening on ") {
-                return ServerProcess {
-                    url: format!("http://{address}"),
-                    child,
-                    _stdout: stdout,
-                };
-            }
-        }
-    }
-
-    /// (resident, peak resident) bytes, from /proc/<pid>/status.
-    fn memory(&self) -> (u64, u64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find(|l| l.starts_with(name))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<u64>().ok())
-                .map_or(0, |kb| kb * 1024)
-        };
-        (field("VmRSS:"), field("VmHWM:"))
-    }
-
-    /// SIGTERM, then waits for the process to exit.
-    fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
-async fn client(url: &str) -> FeatureStoreClient<Channel> {
-    FeatureStoreClient::connect(url.to_string())
-        .await
-        .expect("connect")
-        .max_decoding_message_size(256 << 20)
-        .max_encoding_message_size(64 << 20)
-}
-
-fn freshet_binary() -> PathBuf {
-    std::env::current_exe()
-        .expect("own path")
-        .with_file_name("freshet")
 }
 
 /// Sends events.parquet in `batch_rows`-row Arrow IPC requests, then waits until

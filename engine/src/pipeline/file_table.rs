@@ -7,7 +7,8 @@ use std::time::SystemTime;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
-use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionContext};
+use datafusion::prelude::{SessionConfig, SessionContext};
+use freshet_sql::files::{format_from_extension, open_frame};
 use freshet_sql::model::{FileFormat, Source};
 use tracing::info;
 
@@ -85,43 +86,16 @@ impl FileTable {
     }
 }
 
-/// The format a file's extension names: `.parquet`, `.csv`, otherwise JSON lines.
+/// The format a file's extension names; JSON lines when it names none.
 pub fn format_of(path: &Path) -> FileFormat {
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("parquet") => FileFormat::Parquet,
-        Some("csv") => FileFormat::Csv,
-        _ => FileFormat::Json,
-    }
+    format_from_extension(&path.to_string_lossy()).unwrap_or(FileFormat::Json)
 }
 
-/// Reads a whole local file with DataFusion (CSV with a header row).
+/// Reads a whole local file with DataFusion (CSV with a header row), its rows in
+/// file order: one partition, so no scan is split and interleaved.
 pub async fn read_file(path: &Path, format: FileFormat) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-    let ctx = SessionContext::new();
-    let shown = path.display().to_string();
-    let extension = path
-        .extension()
-        .map(|e| format!(".{}", e.to_string_lossy()))
-        .unwrap_or_default();
-    let frame = match format {
-        FileFormat::Parquet => {
-            ctx.read_parquet(
-                &shown,
-                ParquetReadOptions::default().file_extension(&extension),
-            )
-            .await
-        }
-        FileFormat::Csv => {
-            ctx.read_csv(&shown, CsvReadOptions::new().file_extension(&extension))
-                .await
-        }
-        FileFormat::Json => {
-            ctx.read_json(
-                &shown,
-                JsonReadOptions::default().file_extension(&extension),
-            )
-            .await
-        }
-    }?;
+    let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1));
+    let frame = open_frame(&ctx, path, format).await?;
     let schema = Arc::new(frame.schema().as_arrow().clone());
     let batches = frame.collect().await?;
     Ok((schema, batches))

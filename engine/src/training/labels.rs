@@ -284,6 +284,45 @@ mod tests {
         assert_eq!(labels.keys, [Value::Int(5), Value::Int(5)]);
     }
 
+    /// A file big enough for DataFusion to split its scan (over 10 MB) still
+    /// comes back in file order.
+    #[tokio::test]
+    async fn a_large_label_file_keeps_its_row_order() {
+        use datafusion::parquet::arrow::ArrowWriter;
+        use datafusion::parquet::file::properties::WriterProperties;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("labels.parquet");
+        let rows = 2_000_000i64;
+        let noise: Vec<i64> = (0..rows)
+            .map(|i| (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) as i64)
+            .collect();
+        let batch = RecordBatch::try_from_iter([
+            (
+                "n",
+                Arc::new(Int64Array::from_iter_values(0..rows)) as ArrayRef,
+            ),
+            ("noise", Arc::new(Int64Array::from(noise)) as ArrayRef),
+        ])
+        .unwrap();
+        let properties = WriterProperties::builder()
+            .set_max_row_group_size(100_000)
+            .build();
+        let mut writer = ArrowWriter::try_new(
+            std::fs::File::create(&path).unwrap(),
+            batch.schema(),
+            Some(properties),
+        )
+        .unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        assert!(std::fs::metadata(&path).unwrap().len() > 10 << 20);
+        let read = read_label_file(&path.display().to_string()).await.unwrap();
+        let all = concat_batches(&read[0].schema(), &read).unwrap();
+        let n: &Int64Array = all.column(0).as_primitive();
+        assert_eq!(n.len(), rows as usize);
+        assert!(n.values().iter().enumerate().all(|(i, v)| *v == i as i64));
+    }
+
     #[test]
     fn bad_timestamps_and_missing_columns_name_the_row_or_column() {
         let null = prepare(

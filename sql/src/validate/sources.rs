@@ -3,11 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionContext};
+use datafusion::prelude::SessionContext;
 
 use super::catalog::{Relation, RelationKind};
 use super::problems::Problems;
 use crate::duration::parse_duration;
+use crate::files::{format_from_extension, open_frame};
 use crate::model::{FileFormat, Kind, Source};
 use crate::types::{ColumnSchema, ColumnType};
 
@@ -172,46 +173,12 @@ fn resolve_uri(uri: &str, base_dir: &Path) -> Result<FileLocation, String> {
     ))
 }
 
-fn format_from_extension(uri: &str) -> Option<FileFormat> {
-    let extension = uri.rsplit('.').next()?.to_ascii_lowercase();
-    match extension.as_str() {
-        "parquet" => Some(FileFormat::Parquet),
-        "csv" => Some(FileFormat::Csv),
-        "json" | "jsonl" | "ndjson" => Some(FileFormat::Json),
-        _ => None,
-    }
-}
-
 async fn infer_schema(path: &Path, format: FileFormat) -> Result<arrow::datatypes::Schema, String> {
     if !path.is_file() {
         return Err(format!("file {} does not exist", path.display()));
     }
     let ctx = SessionContext::new();
-    let path_text = path.display().to_string();
-    let extension = path
-        .extension()
-        .map(|e| format!(".{}", e.to_string_lossy()))
-        .unwrap_or_default();
-    let frame = match format {
-        FileFormat::Parquet => {
-            ctx.read_parquet(
-                &path_text,
-                ParquetReadOptions::default().file_extension(&extension),
-            )
-            .await
-        }
-        FileFormat::Csv => {
-            ctx.read_csv(&path_text, CsvReadOptions::new().file_extension(&extension))
-                .await
-        }
-        FileFormat::Json => {
-            ctx.read_json(
-                &path_text,
-                JsonReadOptions::default().file_extension(&extension),
-            )
-            .await
-        }
-    };
+    let frame = open_frame(&ctx, path, format).await;
     frame
         .map(|frame| frame.schema().as_arrow().clone())
         .map_err(|e| format!("cannot read {}: {}", path.display(), e.strip_backtrace()))
