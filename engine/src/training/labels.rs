@@ -305,7 +305,7 @@ mod tests {
         ])
         .unwrap();
         let properties = WriterProperties::builder()
-            .set_max_row_group_size(100_000)
+            .set_max_row_group_row_count(Some(100_000))
             .build();
         let mut writer = ArrowWriter::try_new(
             std::fs::File::create(&path).unwrap(),

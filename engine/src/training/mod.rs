@@ -378,9 +378,8 @@ impl TrainingSets {
             spilled = spill.spilled_rows(),
             "training set: events collected"
         );
-        let offset = resolved.offset;
         let computed = tokio::task::spawn_blocking(move || {
-            compute(&resolved, &labels, &keys, &mut spill, offset, progress)
+            compute(&resolved, &labels, &keys, &mut spill, progress)
                 .map(|values| (resolved, labels, values))
         })
         .await
@@ -396,9 +395,9 @@ fn compute(
     labels: &Labels,
     keys: &KeyIds,
     spill: &mut Spill,
-    offset: i64,
     progress: ProgressSink,
 ) -> Result<(Vec<Vec<Option<Value>>>, u64)> {
+    let offset = resolved.offset;
     let total = labels.times.len();
     let mut by_partition: Vec<Vec<LabelPoint>> = vec![Vec::new(); spill.partitions()];
     let mut unknown: Vec<(u32, i64)> = Vec::new();
