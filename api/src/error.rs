@@ -61,6 +61,10 @@ impl From<ApiError> for tonic::Status {
             ApiError::Engine(EngineError::Storage(StorageError::InvalidArgument(_))) => {
                 Status::invalid_argument(message)
             }
+            ApiError::Engine(EngineError::Refused(_)) => Status::failed_precondition(message),
+            ApiError::Engine(EngineError::Definitions(SqlError::NotFound { .. })) => {
+                Status::not_found(message)
+            }
             ApiError::Status(status) => status,
             _ => Status::internal(message),
         }

@@ -28,22 +28,8 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve {
-            config,
-            data_dir,
-            listen,
-            apply,
-            metrics_listen,
-            training_memory,
-        } => {
-            let config = ServeConfig::resolve(
-                config.as_deref(),
-                data_dir,
-                listen,
-                apply,
-                metrics_listen,
-                training_memory,
-            )?;
+        Command::Serve { config, options } => {
+            let config = ServeConfig::resolve(config.as_deref(), options)?;
             server::serve(config, server::shutdown_signal())
                 .await
                 .context("freshet serve")?;
@@ -55,6 +41,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => cli::apply(&file, dry_run, &client).await?,
         Command::Ingest { args, client } => cli::ingest(&args, &client).await?,
         Command::Status { client } => cli::status(&client).await?,
+        Command::Features { command, client } => cli::features(&command, &client).await?,
         Command::Get { args, client } => cli::get(&args, &client).await?,
         Command::Train { args, client } => cli::train(&args, &client).await?,
     }

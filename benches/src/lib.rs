@@ -2,9 +2,11 @@
 //! workloads they time, and the raw-disk baseline the log is compared with.
 
 pub mod append;
+pub mod purchase_stream;
 pub mod purchases;
 pub mod raw_disk;
 pub mod replay;
+pub mod results;
 pub mod server;
 pub mod stats;
 

@@ -79,6 +79,17 @@ impl ServerProcess {
     }
 }
 
+/// A server still running when its handle is dropped (a benchmark that panics)
+/// is killed, so it does not outlive the benchmark.
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// A gRPC client of `url` that takes answers up to 256 MiB.
 pub async fn client(url: &str) -> FeatureStoreClient<Channel> {
     FeatureStoreClient::connect(url.to_string())

@@ -31,6 +31,10 @@ pub enum EngineError {
     /// A request names something unknown or asks for something not allowed.
     #[error("{0}")]
     InvalidRequest(String),
+    /// A request that is valid but not allowed in the current state (retiring
+    /// the active version, waiting on a failed one).
+    #[error("{0}")]
+    Refused(String),
     /// Something the engine cannot run.
     #[error("{0}")]
     Unsupported(String),

@@ -24,6 +24,8 @@ pub struct Metrics {
     pub late: IntCounterVec,
     /// Events refused as malformed.
     pub rejected: IntCounterVec,
+    /// Events replayed from the log into backfilling feature versions.
+    pub events_replayed: IntCounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str) -> IntCounterVec {
@@ -63,6 +65,11 @@ impl Metrics {
             &registry,
             "freshet_events_rejected_total",
             "Events refused as malformed",
+        );
+        let events_replayed = counter(
+            &registry,
+            "freshet_backfill_events_total",
+            "Events replayed from the log into backfilling feature versions",
         );
         let events_per_second = GaugeVec::new(
             Opts::new(
@@ -119,6 +126,7 @@ impl Metrics {
             lookup_seconds,
             late,
             rejected,
+            events_replayed,
         }
     }
 

@@ -14,7 +14,7 @@ use freshet_storage::online::OnlineStore;
 
 use crate::aggregate::KeyState;
 use crate::operators::{FeatureInput, FeatureStats, StoredFeature};
-use crate::runtime::{feature_table, ActiveSet};
+use crate::runtime::{feature_table, ActiveSet, VersionState};
 use crate::value::Value;
 use crate::{EngineError, Result};
 
@@ -28,6 +28,9 @@ pub const MAX_FEATURES: usize = 1_000;
 pub struct ServedFeature {
     /// `name@vN`.
     pub table: String,
+    /// Where its values are read, and at which instant: its own table at the
+    /// read time, or, while frozen, the snapshot taken at the freeze.
+    pub frozen: Option<(String, i64)>,
     /// The definition of that version.
     pub feature: Feature,
     /// The type of its entity's key column.
@@ -36,6 +39,31 @@ pub struct ServedFeature {
     pub value_type: ColumnType,
     /// How its state is evaluated.
     pub input: FeatureInput,
+    /// Its state when it was resolved (unknown for a version applied since).
+    pub state: Option<VersionState>,
+    /// Its backfill's progress then: events done and in the log.
+    pub progress: (u64, u64),
+}
+
+impl ServedFeature {
+    /// Refuses versions that cannot serve online: backfilling, failed, retired.
+    pub fn check_servable(&self, reference: &str) -> Result<()> {
+        let table = &self.table;
+        match &self.state {
+            Some(VersionState::Backfilling) => Err(invalid(format!(
+                "feature '{reference}' ({table}) is BACKFILLING ({} of {} events replayed); \
+                 it is served once caught up",
+                self.progress.0, self.progress.1
+            ))),
+            Some(VersionState::Failed(cause)) => Err(invalid(format!(
+                "feature '{reference}' ({table}) FAILED: {cause}"
+            ))),
+            Some(VersionState::Retired) => Err(invalid(format!(
+                "feature '{reference}' ({table}) is RETIRED; its state was freed"
+            ))),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// The answer to one online read.
@@ -93,8 +121,17 @@ impl FeatureServer {
             .clear();
     }
 
-    /// Resolves `name` or `name@vN`.
+    /// Resolves `name` or `name@vN` for an online read: refused unless the
+    /// version is READY or ACTIVE.
     pub fn resolve(&self, reference: &str) -> Result<Arc<ServedFeature>> {
+        let served = self.resolve_definition(reference)?;
+        served.check_servable(reference)?;
+        Ok(served)
+    }
+
+    /// Resolves `name` or `name@vN` whatever its state (training sets replay the
+    /// log, so they need no state).
+    pub fn resolve_definition(&self, reference: &str) -> Result<Arc<ServedFeature>> {
         if let Some(found) = self
             .resolved
             .read()
@@ -113,6 +150,13 @@ impl FeatureServer {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         let feature = versioned.object;
+        let table = feature_table(&feature.name, versioned.version);
+        let status = active.statuses.get(&table);
+        let frozen = status
+            .and_then(|s| s.frozen_at)
+            .map(|at| (frozen_table(&table), at));
+        let state = status.map(|s| s.state.clone());
+        let progress = status.map_or((0, 0), |s| (s.done, s.total));
         let relation = active
             .catalog
             .relations
@@ -152,7 +196,10 @@ impl FeatureServer {
             feature.value_type.unwrap_or(computed)
         };
         let served = Arc::new(ServedFeature {
-            table: feature_table(&feature.name, versioned.version),
+            table,
+            frozen,
+            state,
+            progress,
             input: active.feature_input(&feature, 0)?,
             key_type,
             value_type,
@@ -213,8 +260,12 @@ impl FeatureServer {
         }
         let mut rows = vec![Vec::with_capacity(served.len()); keys.len()];
         for feature in &served {
+            let (table, at) = match &feature.frozen {
+                Some((snapshot, frozen_at)) => (snapshot.as_str(), *frozen_at),
+                None => (feature.table.as_str(), at),
+            };
             let stats = if feature.feature.transform.is_some() {
-                let stored = self.online.multi_get(&feature.table, &[Vec::new()]).await?;
+                let stored = self.online.multi_get(table, &[Vec::new()]).await?;
                 stored[0]
                     .as_deref()
                     .map(FeatureStats::decode)
@@ -222,7 +273,7 @@ impl FeatureServer {
             } else {
                 FeatureStats::default()
             };
-            let values = self.online.multi_get(&feature.table, &encoded).await?;
+            let values = self.online.multi_get(table, &encoded).await?;
             for (row, stored) in rows.iter_mut().zip(values) {
                 let raw = match stored {
                     None => match &feature.input {
@@ -249,6 +300,11 @@ impl FeatureServer {
             rows,
         })
     }
+}
+
+/// The online table holding a frozen version's snapshot.
+pub fn frozen_table(table: &str) -> String {
+    format!("{table}#frozen")
 }
 
 fn key_fits(key: &Value, key_type: ColumnType) -> bool {

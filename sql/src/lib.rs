@@ -10,6 +10,7 @@ pub mod aggregate;
 pub mod duration;
 pub mod error;
 pub mod files;
+pub mod lineage;
 pub mod load;
 pub mod model;
 pub mod registry;

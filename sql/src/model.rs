@@ -1,6 +1,8 @@
 //! The definitions users write, as plain data (DESIGN.md §3). Parsing lives in
 //! [`crate::load`], checking in [`crate::validate`], storage in [`crate::registry`].
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::types::{ColumnSchema, ColumnType};
@@ -122,6 +124,10 @@ pub struct Transformation {
     /// Free text for the registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Set by the registry: the version of each transformation it reads, so that a
+    /// new version of one of them makes a new version of this one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inputs: BTreeMap<String, u32>,
 }
 
 /// A kind of thing features describe, and its key column.
@@ -164,6 +170,10 @@ pub struct Feature {
     /// Value transforms applied at read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transform: Option<ValueTransform>,
+    /// Set by the registry: the version of the transformation it reads, if it reads
+    /// one, so that a new version of it makes a new version of this feature.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inputs: BTreeMap<String, u32>,
 }
 
 /// Transforms applied to a feature's value when it is read.

@@ -39,4 +39,7 @@ pub trait OnlineStore: Send + Sync {
 
     /// Looks up many keys of one table in one batched call.
     async fn multi_get(&self, table: &str, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>>;
+
+    /// Removes every value of `table`, durably.
+    async fn drop_table(&self, table: &str) -> Result<()>;
 }

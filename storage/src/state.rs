@@ -40,6 +40,26 @@ pub enum WriteOp {
         /// The key.
         key: Vec<u8>,
     },
+    /// Removes every key of `column_family` that starts with `prefix`.
+    DeletePrefix {
+        /// The column family.
+        column_family: &'static str,
+        /// The prefix.
+        prefix: Vec<u8>,
+    },
+}
+
+/// The smallest key above every key that starts with `prefix` (`None` when the
+/// prefix is all `0xff`, which nothing follows).
+pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
 }
 
 /// Changes applied together, across column families, entirely or not at all.
@@ -73,6 +93,14 @@ impl WriteBatch {
         self.ops.push(WriteOp::Delete {
             column_family,
             key: key.into(),
+        });
+    }
+
+    /// Adds the removal of every key that starts with `prefix`.
+    pub fn delete_prefix(&mut self, column_family: &'static str, prefix: impl Into<Vec<u8>>) {
+        self.ops.push(WriteOp::DeletePrefix {
+            column_family,
+            prefix: prefix.into(),
         });
     }
 

@@ -2,8 +2,10 @@
 //! gRPC client of a running server.
 
 mod apply;
+mod features;
 mod get;
 mod ingest;
+mod progress;
 mod status;
 mod train;
 
@@ -12,10 +14,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::proto::feature_store_client::FeatureStoreClient;
-use crate::server::MAX_REQUEST_BYTES;
+use crate::server::{ServeOptions, MAX_REQUEST_BYTES};
 use crate::Result;
 
 pub use apply::apply;
+pub use features::{features, FeaturesCommand};
 pub use get::{get, GetArgs};
 pub use ingest::{ingest, IngestArgs};
 pub use status::status;
@@ -51,25 +54,11 @@ pub struct ClientArgs {
 pub enum Command {
     /// Run the server (embedded storage by default).
     Serve {
-        /// A YAML config file (data_dir, listen, apply, metrics_listen).
+        /// A YAML config file (any of the options below, as snake_case keys).
         #[arg(long, env = "FRESHET_CONFIG")]
         config: Option<PathBuf>,
-        /// Folder of the embedded storage [default: ./freshet-data].
-        #[arg(long, env = "FRESHET_DATA_DIR")]
-        data_dir: Option<PathBuf>,
-        /// Address to listen on [default: 127.0.0.1:50051].
-        #[arg(long, env = "FRESHET_LISTEN")]
-        listen: Option<String>,
-        /// A definitions file to apply at start.
-        #[arg(long)]
-        apply: Option<PathBuf>,
-        /// Address of the Prometheus endpoint [default: 127.0.0.1:9464].
-        #[arg(long, env = "FRESHET_METRICS_LISTEN")]
-        metrics_listen: Option<String>,
-        /// Bytes of feature events a training-set build holds in memory before
-        /// it spills to disk [default: 1073741824].
-        #[arg(long, env = "FRESHET_TRAINING_MEMORY")]
-        training_memory: Option<usize>,
+        #[command(flatten)]
+        options: ServeOptions,
     },
     /// Validate a definitions file and store new versions of what changed.
     Apply {
@@ -103,7 +92,15 @@ pub enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
-    /// Show each source's head, accepted and rejected events.
+    /// Wait for, retire, freeze or unfreeze feature versions.
+    Features {
+        #[command(subcommand)]
+        command: FeaturesCommand,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Show each source's head, counters and lag, and each feature version's
+    /// state, with progress bars for running backfills.
     Status {
         #[command(flatten)]
         client: ClientArgs,

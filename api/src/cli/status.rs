@@ -1,10 +1,46 @@
-//! `freshet status`.
+//! `freshet status`: each source's heads, counters and processing lag, then each
+//! feature version's state, with a progress bar for running backfills.
 
+use super::progress::bar;
 use super::{connect, ClientArgs};
 use crate::proto;
 use crate::Result;
 
-/// Prints each source's heads, counters and processing lag.
+/// A feature version's status as JSON.
+pub fn version_json(v: &proto::FeatureVersionStatus) -> serde_json::Value {
+    serde_json::json!({
+        "name": v.name,
+        "version": v.version,
+        "state": v.state,
+        "events_done": v.events_done,
+        "events_total": v.events_total,
+        "events_per_second": v.events_per_second,
+        "eta_seconds": v.eta_seconds,
+        "cause": v.cause,
+        "frozen": v.frozen,
+    })
+}
+
+/// A feature version's status as one line of text.
+pub fn version_line(v: &proto::FeatureVersionStatus) -> String {
+    let name = format!("{}@v{}", v.name, v.version);
+    let frozen = if v.frozen { " (frozen)" } else { "" };
+    match v.state.as_str() {
+        "BACKFILLING" => format!(
+            "{name:<32} {:<12} {} {}/{} events, {:.0}/s, ETA {:.0}s",
+            v.state,
+            bar(v.events_done, v.events_total),
+            v.events_done,
+            v.events_total,
+            v.events_per_second,
+            v.eta_seconds
+        ),
+        "FAILED" => format!("{name:<32} {:<12} {}", v.state, v.cause),
+        _ => format!("{name:<32} {}{frozen}", v.state),
+    }
+}
+
+/// Prints each source's heads, counters and lag, then every feature version.
 pub async fn status(client: &ClientArgs) -> Result<()> {
     let response = connect(client)
         .await?
@@ -30,7 +66,11 @@ pub async fn status(client: &ClientArgs) -> Result<()> {
                 })
             })
             .collect();
-        println!("{}", serde_json::json!({ "sources": sources }));
+        let features: Vec<_> = response.features.iter().map(version_json).collect();
+        println!(
+            "{}",
+            serde_json::json!({ "sources": sources, "features": features })
+        );
         return Ok(());
     }
     println!(
@@ -55,6 +95,13 @@ pub async fn status(client: &ClientArgs) -> Result<()> {
             s.lag,
             heads.join(" ")
         );
+    }
+    if !response.features.is_empty() {
+        println!();
+        println!("{:<32} state", "feature");
+        for v in &response.features {
+            println!("{}", version_line(v));
+        }
     }
     Ok(())
 }

@@ -51,15 +51,7 @@ fn labels_uri(path: &Path) -> Result<String> {
 
 /// Draws `done` of `total` as a bar on stderr (in place on a terminal).
 fn draw(done: u64, total: u64) {
-    let width = 30;
-    let filled = (done * width as u64)
-        .checked_div(total)
-        .map_or(width, |f| f as usize);
-    let bar = format!(
-        "[{}{}] {done}/{total} rows",
-        "#".repeat(filled),
-        "-".repeat(width - filled)
-    );
+    let bar = format!("{} {done}/{total} rows", super::progress::bar(done, total));
     let mut stderr = std::io::stderr();
     if stderr.is_terminal() {
         let _ = write!(stderr, "\r{bar}");

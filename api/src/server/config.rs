@@ -22,17 +22,40 @@ pub struct ServeConfig {
     /// Bytes of feature events a training-set build holds in memory before it
     /// spills to disk.
     pub training_memory: usize,
+    /// A backfill commits its state and position every this many replayed rows.
+    pub backfill_checkpoint_rows: u64,
+    /// Events per second a backfill replays at most; 0 for no cap.
+    pub backfill_max_rate: u64,
 }
 
-/// The config file (YAML), every field optional.
-#[derive(Debug, Default, Deserialize)]
+/// The settings given as flags or in the environment, each overriding the
+/// config file; also the config file's shape (YAML, every field optional).
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize, clap::Args)]
 #[serde(deny_unknown_fields)]
-struct ConfigFile {
-    data_dir: Option<PathBuf>,
-    listen: Option<String>,
-    apply: Option<PathBuf>,
-    metrics_listen: Option<String>,
-    training_memory: Option<usize>,
+pub struct ServeOptions {
+    /// Folder of the embedded storage [default: ./freshet-data].
+    #[arg(long, env = "FRESHET_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:50051].
+    #[arg(long, env = "FRESHET_LISTEN")]
+    pub listen: Option<String>,
+    /// A definitions file to apply at start.
+    #[arg(long)]
+    pub apply: Option<PathBuf>,
+    /// Address of the Prometheus endpoint [default: 127.0.0.1:9464].
+    #[arg(long, env = "FRESHET_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
+    /// Bytes of feature events a training-set build holds in memory before
+    /// it spills to disk [default: 1073741824].
+    #[arg(long, env = "FRESHET_TRAINING_MEMORY")]
+    pub training_memory: Option<usize>,
+    /// A backfill commits its state and position every this many replayed
+    /// rows, so a restart resumes from there [default: 1000000].
+    #[arg(long, env = "FRESHET_BACKFILL_CHECKPOINT_ROWS")]
+    pub backfill_checkpoint_rows: Option<u64>,
+    /// Events per second a backfill replays at most; 0 for no cap [default: 0].
+    #[arg(long, env = "FRESHET_BACKFILL_MAX_RATE")]
+    pub backfill_max_rate: Option<u64>,
 }
 
 /// The default data folder.
@@ -43,20 +66,15 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
 pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
 /// The default memory budget of a training-set build: 1 GiB.
 pub const DEFAULT_TRAINING_MEMORY: usize = 1 << 30;
+/// The default rows between a backfill's commits.
+pub const DEFAULT_BACKFILL_CHECKPOINT_ROWS: u64 = 1_000_000;
 
 impl ServeConfig {
-    /// Merges the config file (if any) under the values given by flags or the
+    /// Merges the config file (if any) under `given`, the values of flags or the
     /// environment (already merged by the argument parser).
-    pub fn resolve(
-        file: Option<&Path>,
-        data_dir: Option<PathBuf>,
-        listen: Option<String>,
-        apply: Option<PathBuf>,
-        metrics_listen: Option<String>,
-        training_memory: Option<usize>,
-    ) -> Result<ServeConfig> {
+    pub fn resolve(file: Option<&Path>, given: ServeOptions) -> Result<ServeConfig> {
         let from_file = match file {
-            None => ConfigFile::default(),
+            None => ServeOptions::default(),
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| ApiError::File {
                     path: path.display().to_string(),
@@ -67,19 +85,32 @@ impl ServeConfig {
             }
         };
         Ok(ServeConfig {
-            data_dir: data_dir
+            data_dir: given
+                .data_dir
                 .or(from_file.data_dir)
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
-            listen: listen
+            listen: given
+                .listen
                 .or(from_file.listen)
                 .unwrap_or_else(|| DEFAULT_LISTEN.to_string()),
-            apply: apply.or(from_file.apply),
-            metrics_listen: metrics_listen
+            apply: given.apply.or(from_file.apply),
+            metrics_listen: given
+                .metrics_listen
                 .or(from_file.metrics_listen)
                 .unwrap_or_else(|| DEFAULT_METRICS_LISTEN.to_string()),
-            training_memory: training_memory
+            training_memory: given
+                .training_memory
                 .or(from_file.training_memory)
                 .unwrap_or(DEFAULT_TRAINING_MEMORY),
+            backfill_checkpoint_rows: given
+                .backfill_checkpoint_rows
+                .or(from_file.backfill_checkpoint_rows)
+                .unwrap_or(DEFAULT_BACKFILL_CHECKPOINT_ROWS)
+                .max(1),
+            backfill_max_rate: given
+                .backfill_max_rate
+                .or(from_file.backfill_max_rate)
+                .unwrap_or(0),
         })
     }
 }
@@ -93,23 +124,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("freshet.yaml");
         std::fs::write(&file, "data_dir: /var/lib/freshet\nlisten: 0.0.0.0:7000\n").unwrap();
-        let config = ServeConfig::resolve(
-            Some(&file),
-            None,
-            Some("127.0.0.1:9".into()),
-            None,
-            None,
-            None,
-        )
-        .unwrap();
+        let given = ServeOptions {
+            listen: Some("127.0.0.1:9".into()),
+            ..Default::default()
+        };
+        let config = ServeConfig::resolve(Some(&file), given).unwrap();
         assert_eq!(config.data_dir, PathBuf::from("/var/lib/freshet"));
         assert_eq!(config.listen, "127.0.0.1:9");
-        let defaults = ServeConfig::resolve(None, None, None, None, None, None).unwrap();
+        let defaults = ServeConfig::resolve(None, ServeOptions::default()).unwrap();
         assert_eq!(defaults.training_memory, DEFAULT_TRAINING_MEMORY);
+        assert_eq!(defaults.backfill_checkpoint_rows, DEFAULT_BACKFILL_CHECKPOINT_ROWS);
         assert_eq!(defaults.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
         assert_eq!(defaults.listen, DEFAULT_LISTEN);
         std::fs::write(&file, "dta_dir: x\n").unwrap();
-        let error = ServeConfig::resolve(Some(&file), None, None, None, None, None).unwrap_err();
+        let error = ServeConfig::resolve(Some(&file), ServeOptions::default()).unwrap_err();
         assert!(
             error.to_string().contains("unknown field `dta_dir`"),
             "{error}"

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use arrow_flight::flight_service_server::FlightServiceServer;
 use freshet_engine::metrics::Metrics;
+use freshet_engine::runtime::BackfillConfig;
 use freshet_engine::training::TrainingConfig;
 use freshet_sql::load::read_definitions;
 use freshet_storage::embedded::{RocksOnlineStore, RocksStateStore, SegmentLog};
@@ -21,7 +22,7 @@ use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 use tracing::info;
 
-pub use config::ServeConfig;
+pub use config::{ServeConfig, ServeOptions};
 pub use flight::TrainingFlight;
 pub use service::{training_request, FeatureStoreService};
 
@@ -56,7 +57,12 @@ pub async fn serve(
         memory_budget: config.training_memory,
         partitions: TRAINING_PARTITIONS,
     };
-    let service = FeatureStoreService::open(log, state, online, metrics.clone(), training).await?;
+    let backfill = BackfillConfig {
+        checkpoint_rows: config.backfill_checkpoint_rows,
+        max_rate: config.backfill_max_rate,
+    };
+    let service =
+        FeatureStoreService::open(log, state, online, metrics.clone(), training, backfill).await?;
     let flight = TrainingFlight::new(service.training());
     if let Some(path) = &config.apply {
         apply_at_start(&service, path).await?;

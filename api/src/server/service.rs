@@ -13,7 +13,9 @@ use futures::{Stream, StreamExt};
 
 use freshet_engine::ingest::{IngestOptions, IngestReport, Ingestor, PayloadFormat, RowError};
 use freshet_engine::metrics::Metrics;
-use freshet_engine::runtime::{ActiveSet, Checkpoint, Engine};
+use freshet_engine::runtime::{
+    feature_table, ActiveSet, BackfillConfig, Engine, VersionState, VersionStatus,
+};
 use freshet_engine::serving::{FeatureServer, OnlineValues};
 use freshet_engine::training::{
     LabelRows, Progress, TrainingConfig, TrainingRequest, TrainingSet, TrainingSets,
@@ -38,29 +40,39 @@ use crate::Result;
 pub struct FeatureStoreService {
     registry: Arc<Registry>,
     ingestor: Ingestor,
-    engine: Engine,
+    engine: Arc<Engine>,
     server: Arc<FeatureServer>,
     training: Arc<TrainingSets>,
-    state: Arc<dyn StateStore>,
     metrics: Arc<Metrics>,
 }
 
 impl FeatureStoreService {
     /// A service over the given storage, with the engine running the active
-    /// definitions and training sets built as `training` says.
+    /// definitions, backfills run as `backfill` says and training sets built as
+    /// `training` says. Serving follows every version that catches up or fails.
     pub async fn open(
         log: Arc<dyn EventLog>,
         state: Arc<dyn StateStore>,
         online: Arc<dyn OnlineStore>,
         metrics: Arc<Metrics>,
         training: TrainingConfig,
+        backfill: BackfillConfig,
     ) -> Result<Self> {
         let registry = Arc::new(Registry::new(state.clone()));
         let active = Arc::new(ActiveSet::load(&registry).await?);
         let server = Arc::new(FeatureServer::new(online.clone(), registry.clone(), active));
+        let engine = Arc::new(Engine::new(
+            log.clone(),
+            state.clone(),
+            online,
+            metrics.clone(),
+            registry.clone(),
+            backfill,
+        ));
+        spawn_serving_follower(engine.clone(), server.clone());
         let service = FeatureStoreService {
             ingestor: Ingestor::new(log.clone(), state.clone(), metrics.clone()),
-            engine: Engine::new(log.clone(), state.clone(), online, metrics.clone()),
+            engine,
             training: Arc::new(TrainingSets::new(
                 log,
                 registry.clone(),
@@ -69,7 +81,6 @@ impl FeatureStoreService {
             )),
             server,
             registry,
-            state,
             metrics,
         };
         service.restart_engine().await?;
@@ -82,9 +93,31 @@ impl FeatureStoreService {
         for source in self.registry.active_definitions()?.sources {
             self.ingestor.prepare(&source).await?;
         }
-        let active = Arc::new(ActiveSet::load(&self.registry).await?);
-        self.engine.start(&active).await?;
-        self.server.set_active(active);
+        let started = self.engine.start().await;
+        self.reload_serving().await?;
+        Ok(started?)
+    }
+
+    /// Points serving at the current versions and their statuses.
+    async fn reload_serving(&self) -> Result<()> {
+        let active = self.engine.active_set().await?;
+        self.server.set_active(Arc::new(active));
+        Ok(())
+    }
+
+    /// Reloads serving unless it already holds the states of `statuses`, so
+    /// that a version about to be reported ACTIVE is the one bare names read.
+    async fn sync_serving(&self, statuses: &[VersionStatus]) -> Result<()> {
+        let served = self.server.active();
+        let current = statuses.iter().all(|s| {
+            served
+                .statuses
+                .get(&feature_table(&s.name, s.version))
+                .is_some_and(|t| t.state == s.state && t.frozen_at == s.frozen_at)
+        });
+        if !current {
+            self.reload_serving().await?;
+        }
         Ok(())
     }
 
@@ -109,6 +142,38 @@ impl FeatureStoreService {
     /// The training-set builder, shared with the Arrow Flight service.
     pub fn training(&self) -> Arc<TrainingSets> {
         self.training.clone()
+    }
+}
+
+/// Reloads serving whenever a lane starts, catches up or fails, so that a version
+/// that caught up is served from the moment it is reported ACTIVE.
+fn spawn_serving_follower(engine: Arc<Engine>, server: Arc<FeatureServer>) {
+    let mut changes = engine.board().changes();
+    tokio::spawn(async move {
+        while changes.changed().await.is_ok() {
+            match engine.active_set().await {
+                Ok(active) => server.set_active(Arc::new(active)),
+                Err(error) => warn!(%error, "cannot reload the served versions"),
+            }
+        }
+    });
+}
+
+/// A version's status as the API reports it.
+fn version_to_proto(status: VersionStatus) -> proto::FeatureVersionStatus {
+    proto::FeatureVersionStatus {
+        state: status.state.name().to_string(),
+        cause: match &status.state {
+            VersionState::Failed(cause) => cause.clone(),
+            _ => String::new(),
+        },
+        name: status.name,
+        version: status.version,
+        events_done: status.done,
+        events_total: status.total,
+        events_per_second: status.rate,
+        eta_seconds: status.eta_seconds,
+        frozen: status.frozen_at.is_some(),
     }
 }
 
@@ -343,6 +408,7 @@ impl FeatureStore for FeatureStoreService {
         _request: Request<proto::GetStatusRequest>,
     ) -> std::result::Result<Response<proto::GetStatusResponse>, Status> {
         let mut sources = Vec::new();
+        let lanes = self.engine.board().snapshot();
         let active = self
             .registry
             .active_versions::<Source>()
@@ -382,15 +448,21 @@ impl FeatureStore for FeatureStoreService {
                 status.events_rejected = found.rejected;
                 status.events_rejected_kept = found.rejected_kept;
                 status.events_late = found.late;
-                let checkpoint =
-                    Checkpoint::load(self.state.as_ref(), &source.name, found.heads.len() as u32)
-                        .map_err(crate::ApiError::from)?;
-                status.events_processed = checkpoint.processed.iter().sum();
+                status.events_processed = lanes
+                    .get(&source.name)
+                    .and_then(|lanes| lanes.iter().filter(|l| l.live).map(|l| l.done).min())
+                    .unwrap_or(0);
                 status.lag = found.accepted.saturating_sub(status.events_processed);
             }
             sources.push(status);
         }
-        Ok(Response::new(proto::GetStatusResponse { sources }))
+        let statuses = self
+            .engine
+            .version_statuses()
+            .map_err(crate::ApiError::from)?;
+        self.sync_serving(&statuses).await?;
+        let features = statuses.into_iter().map(version_to_proto).collect();
+        Ok(Response::new(proto::GetStatusResponse { sources, features }))
     }
 
     async fn get_online_features(
@@ -458,6 +530,63 @@ impl FeatureStore for FeatureStoreService {
         let stream: TrainingStream =
             Box::pin(futures::stream::once(async move { Ok(first) }).chain(rest));
         Ok(Response::new(stream))
+    }
+
+    async fn wait_for_feature(
+        &self,
+        request: Request<proto::WaitForFeatureRequest>,
+    ) -> std::result::Result<Response<proto::FeatureVersionStatus>, Status> {
+        let reference = request.into_inner().reference;
+        let status = self
+            .engine
+            .wait_for_version(&reference)
+            .await
+            .map_err(crate::ApiError::from)?;
+        self.sync_serving(std::slice::from_ref(&status)).await?;
+        Ok(Response::new(version_to_proto(status)))
+    }
+
+    async fn retire_feature(
+        &self,
+        request: Request<proto::FeatureReference>,
+    ) -> std::result::Result<Response<proto::FeatureVersionStatus>, Status> {
+        let reference = request.into_inner().reference;
+        let status = self
+            .engine
+            .retire(&reference)
+            .await
+            .map_err(crate::ApiError::from)?;
+        self.reload_serving().await?;
+        Ok(Response::new(version_to_proto(status)))
+    }
+
+    async fn freeze_feature(
+        &self,
+        request: Request<proto::FeatureReference>,
+    ) -> std::result::Result<Response<proto::FeatureVersionStatus>, Status> {
+        let reference = request.into_inner().reference;
+        let now = chrono::Utc::now().timestamp_micros();
+        let status = self
+            .engine
+            .freeze(&reference, now)
+            .await
+            .map_err(crate::ApiError::from)?;
+        self.reload_serving().await?;
+        Ok(Response::new(version_to_proto(status)))
+    }
+
+    async fn unfreeze_feature(
+        &self,
+        request: Request<proto::FeatureReference>,
+    ) -> std::result::Result<Response<proto::FeatureVersionStatus>, Status> {
+        let reference = request.into_inner().reference;
+        let status = self
+            .engine
+            .unfreeze(&reference)
+            .await
+            .map_err(crate::ApiError::from)?;
+        self.reload_serving().await?;
+        Ok(Response::new(version_to_proto(status)))
     }
 }
 

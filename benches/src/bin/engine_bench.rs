@@ -15,8 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use freshet_api::proto::{
-    self, entity_key::Key, feature_store_client::FeatureStoreClient, PayloadFormat,
+use freshet_api::proto::{self, entity_key::Key};
+use freshet_benches::purchase_stream::{
+    self, ingest, ingest_to_online, payload, processed, Load, FEATURES,
 };
 use freshet_benches::server::{client, freshet_binary, ServerProcess};
 use freshet_benches::stats::{per_sec, round3};
@@ -26,7 +27,6 @@ use freshet_engine::value::Value;
 use freshet_sql::registry::Registry;
 use freshet_storage::embedded::{RocksOnlineStore, RocksStateStore};
 use serde_json::json;
-use tonic::transport::Channel;
 
 /// Benchmark settings.
 #[derive(Debug, Parser)]
@@ -48,82 +48,6 @@ struct Args {
     seconds: u64,
 }
 
-const FEATURES: [&str; 5] = [
-    "spend_1h",
-    "purchases_1d",
-    "avg_7d",
-    "max_7d",
-    "categories_1d",
-];
-
-fn definitions() -> String {
-    r#"
-sources:
-  - name: purchases
-    stream: { topic: purchases }
-    schema: { user_id: int64, item_id: int64, amount: float64, ts: timestamp }
-    event_time: ts
-    allowed_lateness: 1m
-  - name: items
-    file: { uri: "file://items.csv" }
-transformations:
-  - name: enriched
-    sql: >
-      SELECT p.user_id, p.amount, i.category, p.ts
-      FROM purchases p JOIN items i ON p.item_id = i.item_id
-entities:
-  - { name: user, key: user_id }
-features:
-  - { name: spend_1h, entity: user, source: enriched, aggregate: sum(amount), window: 1h }
-  - { name: purchases_1d, entity: user, source: enriched, aggregate: count(*), window: 1d }
-  - { name: avg_7d, entity: user, source: enriched, aggregate: avg(amount), window: 7d }
-  - { name: max_7d, entity: user, source: enriched, aggregate: max(amount), window: 7d }
-  - { name: categories_1d, entity: user, source: enriched, aggregate: count_distinct(category), window: 1d }
-"#
-    .to_string()
-}
-
-/// JSON lines for events `first..first + rows`: keys spread over `keys`, times
-/// increasing from `start_ms` by 1 ms per event.
-fn payload(first: u64, rows: usize, keys: u64, start_ms: i64) -> Vec<u8> {
-    let mut out = String::with_capacity(rows * 80);
-    for n in first..first + rows as u64 {
-        let user = n.wrapping_mul(2_654_435_761) % keys;
-        let item = n % 1000 + 1;
-        let amount = (n % 10_000) as f64 / 100.0;
-        let ts = start_ms + n as i64;
-        out.push_str(&format!(
-            r#"{{"user_id":{user},"item_id":{item},"amount":{amount},"ts":{ts}}}"#
-        ));
-        out.push('\n');
-    }
-    out.into_bytes()
-}
-
-fn ingest(data: Vec<u8>, wait: bool) -> proto::IngestRequest {
-    proto::IngestRequest {
-        source: "purchases".into(),
-        format: PayloadFormat::JsonLines as i32,
-        data,
-        skip_bad_rows: false,
-        validate_only: false,
-        wait,
-    }
-}
-
-async fn processed(client: &mut FeatureStoreClient<Channel>) -> u64 {
-    let status = client
-        .get_status(proto::GetStatusRequest {})
-        .await
-        .expect("status")
-        .into_inner();
-    status
-        .sources
-        .iter()
-        .find(|s| s.name == "purchases")
-        .map_or(0, |s| s.events_processed)
-}
-
 fn percentile(sorted: &[Duration], q: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -140,78 +64,6 @@ fn latency_json(mut samples: Vec<Duration>, seconds: f64) -> serde_json::Value {
         "p99_ms": percentile(&samples, 0.99),
         "p999_ms": percentile(&samples, 0.999),
     })
-}
-
-/// (a): returns the report and the sustained rate.
-async fn ingest_to_online(
-    server: &ServerProcess,
-    args: &Args,
-    start_ms: i64,
-) -> (serde_json::Value, f64) {
-    let batches = args.events.div_ceil(args.batch_rows as u64);
-    let next = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let started = Instant::now();
-    let mut senders = Vec::new();
-    for _ in 0..args.ingest_clients {
-        let (url, next, rows, keys, events) = (
-            server.url.clone(),
-            next.clone(),
-            args.batch_rows,
-            args.keys,
-            args.events,
-        );
-        senders.push(tokio::spawn(async move {
-            let mut client = client(&url).await;
-            loop {
-                let batch = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if batch >= batches {
-                    return;
-                }
-                let first = batch * rows as u64;
-                let take = rows.min((events - first) as usize);
-                client
-                    .ingest(ingest(payload(first, take, keys, start_ms), false))
-                    .await
-                    .expect("ingest");
-            }
-        }));
-    }
-    let mut samples = Vec::new();
-    let mut probe = client(&server.url).await;
-    loop {
-        let done = senders.iter().all(|s| s.is_finished());
-        samples.push((
-            round3(started.elapsed().as_secs_f64()),
-            processed(&mut probe).await,
-            mb(server.memory().0),
-        ));
-        if done {
-            break;
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
-    let acked = started.elapsed().as_secs_f64();
-    probe
-        .ingest(ingest(Vec::new(), true))
-        .await
-        .expect("wait for processing");
-    let total = started.elapsed().as_secs_f64();
-    let (rss, peak) = server.memory();
-    let (rss, peak) = (mb(rss), mb(peak));
-    samples.push((round3(total), processed(&mut probe).await, rss));
-    let rate = args.events as f64 / total;
-    let report = json!({
-        "events": args.events,
-        "keys": args.keys,
-        "features": FEATURES.len(),
-        "ingest_acked_seconds": round3(acked),
-        "ingest_acked_events_per_sec": round3(args.events as f64 / acked),
-        "online_seconds": round3(total),
-        "online_events_per_sec": round3(rate),
-        "peak_rss_mb": round3(peak),
-        "rss_samples": samples.iter().map(|(t, p, r)| json!({"t": t, "processed": p, "rss_mb": round3(*r)})).collect::<Vec<_>>(),
-    });
-    (report, rate)
 }
 
 /// (b): batches of 1,000 events at `rate` events/s; each batch's acknowledgement
@@ -376,35 +228,30 @@ async fn in_process_lookups(
     latency_json(samples, seconds as f64)
 }
 
-/// Bytes in MB.
-fn mb(bytes: u64) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0)
-}
-
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut items = String::from("item_id,category\n");
-    for item in 1..=1000 {
-        items.push_str(&format!("{item},c{}\n", item % 20));
-    }
-    std::fs::write(dir.path().join("items.csv"), items).expect("items file");
+    purchase_stream::write_items(dir.path());
     let data = dir.path().join("data");
     let server = ServerProcess::start(&freshet_binary(), &data, &[]);
     let mut admin = client(&server.url).await;
     admin
-        .apply(proto::ApplyRequest {
-            definitions: definitions(),
-            file_name: "bench.yaml".into(),
-            base_dir: dir.path().display().to_string(),
-            dry_run: false,
-        })
+        .apply(purchase_stream::apply_request(
+            purchase_stream::definitions(),
+            dir.path(),
+        ))
         .await
         .expect("apply");
     // Events over the last ~3 hours, so every window holds some of them.
     let start_ms = chrono::Utc::now().timestamp_millis() - 3 * 3_600_000;
-    let (ingest, rate) = ingest_to_online(&server, &args, start_ms).await;
+    let load = Load {
+        events: args.events,
+        keys: args.keys,
+        batch_rows: args.batch_rows,
+        clients: args.ingest_clients,
+    };
+    let (ingest, rate) = ingest_to_online(&server, load, start_ms).await;
     let fresh = freshness(&server, &args, rate / 2.0, args.events, start_ms).await;
     let mut grpc = serde_json::Map::new();
     for per_request in [1usize, 100] {

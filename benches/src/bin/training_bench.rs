@@ -741,20 +741,6 @@ fn compare(freshet: &RecordBatch, duckdb: &RecordBatch) -> (serde_json::Value, u
     (report, problems)
 }
 
-/// Stores `report` under `config` in benches/results-training_bench.json,
-/// keeping the other configs' results.
-fn save(config: &str, report: &serde_json::Value) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("results-training_bench.json");
-    let mut all: serde_json::Map<String, serde_json::Value> = std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|text| serde_json::from_str(&text).ok())
-        .unwrap_or_default();
-    all.insert(config.to_string(), report.clone());
-    let text = serde_json::to_string_pretty(&all).expect("json") + "\n";
-    std::fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
-    eprintln!("training_bench: saved to {}", path.display());
-}
-
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
@@ -919,7 +905,7 @@ async fn main() {
     }
     println!("{}", serde_json::to_string_pretty(&report).expect("json"));
     if args.save {
-        save(config, &report);
+        freshet_benches::results::save("training_bench", config, &report);
     }
     if problems > 0 {
         eprintln!(

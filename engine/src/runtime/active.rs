@@ -6,26 +6,25 @@ use std::path::Path;
 
 use freshet_sql::aggregate::Aggregate;
 use freshet_sql::duration::parse_duration;
-use freshet_sql::model::{Definitions, Feature, Fill, Source, Transformation};
+use freshet_sql::model::{Definitions, Feature, Fill, Source};
 use freshet_sql::registry::Registry;
 use freshet_sql::types::ColumnType;
 use freshet_sql::validate::{validate, Catalog, RelationKind};
 
+use super::versions::VersionStatus;
 use crate::aggregate::{Aggregation, Retention};
 use crate::operators::FeatureInput;
 use crate::{EngineError, Result};
 
-/// The active definitions and their versions.
+/// The newest definitions, their tables, and the status of every feature version.
 #[derive(Debug, Clone)]
 pub struct ActiveSet {
-    /// The active definitions.
+    /// The newest version of every definition.
     pub definitions: Definitions,
     /// Their tables.
     pub catalog: Catalog,
-    /// Active version of each feature.
-    pub feature_versions: BTreeMap<String, u32>,
-    /// Active version of each transformation.
-    pub transformation_versions: BTreeMap<String, u32>,
+    /// The status of every feature version, by table (`name@vN`).
+    pub statuses: BTreeMap<String, VersionStatus>,
 }
 
 /// A feature version's table name: `name@vN`.
@@ -43,25 +42,18 @@ impl ActiveSet {
             .map_or(0, |d| d.as_micros() as i64)
     }
 
-    /// Reads the active set from the registry.
+    /// Reads the active set from the registry (no version statuses).
     pub async fn load(registry: &Registry) -> Result<ActiveSet> {
-        let definitions = registry.active_definitions()?;
+        ActiveSet::validated(registry.active_definitions()?).await
+    }
+
+    /// Validates `definitions` and derives their tables; no versions.
+    pub async fn validated(definitions: Definitions) -> Result<ActiveSet> {
         let (definitions, catalog) = validate(&definitions, "registry", Path::new("/")).await?;
-        let feature_versions = registry
-            .active_versions::<Feature>()?
-            .into_iter()
-            .map(|v| (v.object.name.clone(), v.version))
-            .collect();
-        let transformation_versions = registry
-            .active_versions::<Transformation>()?
-            .into_iter()
-            .map(|v| (v.object.name.clone(), v.version))
-            .collect();
         Ok(ActiveSet {
             definitions,
             catalog,
-            feature_versions,
-            transformation_versions,
+            statuses: BTreeMap::new(),
         })
     }
 

@@ -1,13 +1,10 @@
-//! [`Checkpoint`]: where a source's processing stands, committed in the same write
+//! [`Checkpoint`]: where a lane's processing stands, committed in the same write
 //! batch as the operator state it reflects.
 
 use freshet_storage::log::Position;
-use freshet_storage::state::{column_family::SOURCE_POSITIONS, StateStore, WriteBatch};
 use serde::{Deserialize, Serialize};
 
-use crate::{EngineError, Result};
-
-/// A source's committed progress.
+/// A lane's committed progress through its source's partitions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Checkpoint {
     /// Per partition, the position to read next (as its 16 ordered bytes).
@@ -18,28 +15,32 @@ pub struct Checkpoint {
     pub watermark: i64,
 }
 
-fn key(source: &str) -> Vec<u8> {
-    format!("source/{source}").into_bytes()
-}
-
 impl Checkpoint {
-    /// The committed checkpoint of `source`, or the start of every partition.
-    pub fn load(store: &dyn StateStore, source: &str, partitions: u32) -> Result<Checkpoint> {
-        let mut checkpoint = match store.get(SOURCE_POSITIONS, &key(source))? {
-            Some(bytes) => bincode::deserialize(&bytes)
-                .map_err(|e| EngineError::Corrupt(format!("checkpoint of '{source}': {e}")))?,
-            None => Checkpoint {
-                positions: Vec::new(),
-                processed: Vec::new(),
-                watermark: i64::MIN,
-            },
-        };
+    /// The start of every one of `partitions` partitions.
+    pub fn start(partitions: u32) -> Checkpoint {
+        Checkpoint {
+            positions: vec![Position::START.to_bytes(); partitions as usize],
+            processed: vec![0; partitions as usize],
+            watermark: i64::MIN,
+        }
+    }
+
+    /// A checkpoint at the given positions, having processed `processed` rows of
+    /// each partition (for a lane that starts at the head, with nothing to fold).
+    pub fn at(positions: &[Position], processed: Vec<u64>) -> Checkpoint {
+        Checkpoint {
+            positions: positions.iter().map(|p| p.to_bytes()).collect(),
+            processed,
+            watermark: i64::MIN,
+        }
+    }
+
+    /// Makes room for `partitions` partitions (a source's partition count only grows).
+    pub fn resize(&mut self, partitions: u32) {
         let partitions = partitions as usize;
-        checkpoint
-            .positions
+        self.positions
             .resize(partitions, Position::START.to_bytes());
-        checkpoint.processed.resize(partitions, 0);
-        Ok(checkpoint)
+        self.processed.resize(partitions, 0);
     }
 
     /// Where partition `partition` resumes.
@@ -60,12 +61,8 @@ impl Checkpoint {
             .collect()
     }
 
-    /// Adds the checkpoint to `batch`.
-    pub fn write(&self, source: &str, batch: &mut WriteBatch) {
-        batch.put(
-            SOURCE_POSITIONS,
-            key(source),
-            bincode::serialize(self).expect("checkpoint serializes"),
-        );
+    /// Rows processed over all partitions.
+    pub fn total_processed(&self) -> u64 {
+        self.processed.iter().sum()
     }
 }

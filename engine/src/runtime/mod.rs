@@ -1,14 +1,20 @@
-//! [`Engine`]: one processing task per stream source, rebuilt whenever the active
-//! definitions change, and the committed progress that read-after-write waits on.
+//! [`Engine`]: one processing task per stream source, restarted whenever the
+//! definitions change; the lanes those tasks run (live and backfilling); and the
+//! committed progress that read-after-write waits on.
 
 mod active;
+mod board;
 mod checkpoint;
+mod lane;
+mod manage;
 mod source_task;
+mod versions;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use freshet_sql::registry::Registry;
 use freshet_storage::log::{EventLog, Position};
 use freshet_storage::online::OnlineStore;
 use freshet_storage::state::StateStore;
@@ -17,8 +23,11 @@ use tokio::task::JoinHandle;
 use tracing::{error, info};
 
 pub use active::{feature_table, needs_stats, ActiveSet};
+pub use board::{LaneBoard, LaneInfo};
 pub use checkpoint::Checkpoint;
-pub use source_task::{SourceTask, MAX_BATCH_ROWS};
+pub use lane::remove_feature_state;
+pub use source_task::{BackfillConfig, SourceTask, TaskContext, BACKFILL_STEP_ROWS, MAX_BATCH_ROWS};
+pub use versions::{version_statuses, VersionState, VersionStatus};
 
 use crate::metrics::Metrics;
 use crate::{EngineError, Result};
@@ -28,77 +37,73 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// The stream processing of every active source.
 pub struct Engine {
-    log: Arc<dyn EventLog>,
-    state: Arc<dyn StateStore>,
-    online: Arc<dyn OnlineStore>,
-    metrics: Arc<Metrics>,
+    context: Arc<TaskContext>,
     tasks: tokio::sync::Mutex<Vec<JoinHandle<()>>>,
     progress: RwLock<HashMap<String, watch::Receiver<Vec<Position>>>>,
 }
 
 impl Engine {
-    /// An engine over the given storage; nothing runs until [`Engine::start`].
+    /// An engine over the given storage and registry; nothing runs until
+    /// [`Engine::start`].
     pub fn new(
         log: Arc<dyn EventLog>,
         state: Arc<dyn StateStore>,
         online: Arc<dyn OnlineStore>,
         metrics: Arc<Metrics>,
+        registry: Arc<Registry>,
+        backfill: BackfillConfig,
     ) -> Engine {
         Engine {
-            log,
-            state,
-            online,
-            metrics,
+            context: Arc::new(TaskContext {
+                log,
+                state,
+                online,
+                metrics,
+                registry,
+                backfill,
+                board: Arc::new(LaneBoard::default()),
+            }),
             tasks: tokio::sync::Mutex::new(Vec::new()),
             progress: RwLock::new(HashMap::new()),
         }
     }
 
-    /// Stops whatever runs and starts one task per stream source of `active`,
-    /// each resuming from its committed checkpoint.
-    pub async fn start(&self, active: &ActiveSet) -> Result<()> {
-        // Build every task before stopping the running ones, so that definitions
-        // the engine cannot run fail the caller and leave processing as it was.
-        let mut built = Vec::new();
-        let mut progress = HashMap::new();
-        for source in active.streams() {
-            let (sender, receiver) = watch::channel(Vec::new());
-            let task = SourceTask::build(
-                active,
-                source,
-                self.log.clone(),
-                self.state.clone(),
-                self.online.clone(),
-                self.metrics.clone(),
-                sender.clone(),
-            )
-            .await?;
-            progress.insert(source.name.clone(), receiver);
-            built.push((source.clone(), task, sender));
-        }
+    /// Stops whatever runs and starts one task per stream source of the registry's
+    /// newest definitions. Each task first reconciles its lanes with the registry
+    /// (a backfill for new versions, retired ones removed), then resumes every lane
+    /// from its committed checkpoint. A source whose live lane cannot be opened is
+    /// retried in the background and reported as the error.
+    pub async fn start(&self) -> Result<()> {
         let mut tasks = self.tasks.lock().await;
         for task in tasks.drain(..) {
             task.abort();
             let _ = task.await;
         }
-        for (source, task, sender) in built {
-            let active = active.clone();
-            let (log, state, online, metrics) = (
-                self.log.clone(),
-                self.state.clone(),
-                self.online.clone(),
-                self.metrics.clone(),
-            );
+        let active = Arc::new(ActiveSet::load(&self.context.registry).await?);
+        let mut progress = HashMap::new();
+        let mut failure = None;
+        for source in active.streams() {
+            let (sender, receiver) = watch::channel(Vec::new());
+            progress.insert(source.name.clone(), receiver);
+            let first = match SourceTask::open(active.clone(), source, self.context.clone(), sender.clone()).await {
+                Ok(task) => Some(task),
+                Err(e) => {
+                    error!(source = %source.name, error = %e, "cannot open the source task");
+                    failure.get_or_insert(e);
+                    None
+                }
+            };
+            let (source, active, context) = (source.clone(), active.clone(), self.context.clone());
             info!(source = %source.name, "source task started");
             tasks.push(tokio::spawn(async move {
-                let mut next = Some(task);
+                let mut next = first;
                 loop {
                     let current = match next.take() {
                         Some(task) => task,
-                        None => match SourceTask::build(&active, &source, log.clone(), state.clone(), online.clone(), metrics.clone(), sender.clone()).await {
+                        None => match SourceTask::open(active.clone(), &source, context.clone(), sender.clone()).await {
                             Ok(task) => task,
                             Err(e) => {
-                                error!(source = %source.name, error = %e, "cannot rebuild the source task");
+                                error!(source = %source.name, error = %e, "cannot open the source task");
                                 tokio::time::sleep(RETRY_AFTER).await;
                                 continue;
                             }
@@ -112,7 +117,32 @@ impl Engine {
             }));
         }
         *self.progress.write().unwrap_or_else(|p| p.into_inner()) = progress;
-        Ok(())
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// The newest definitions with the status of every feature version: what
+    /// serving resolves names against.
+    pub async fn active_set(&self) -> Result<ActiveSet> {
+        let mut active = ActiveSet::load(&self.context.registry).await?;
+        active.statuses = self
+            .version_statuses()?
+            .into_iter()
+            .map(|s| (feature_table(&s.name, s.version), s))
+            .collect();
+        Ok(active)
+    }
+
+    /// The status of every stored feature version.
+    pub fn version_statuses(&self) -> Result<Vec<VersionStatus>> {
+        version_statuses(&self.context.registry, &self.context.board.snapshot())
+    }
+
+    /// The lanes of every source and the counter their changes move.
+    pub fn board(&self) -> &Arc<LaneBoard> {
+        &self.context.board
     }
 
     /// Waits until the state of `source` reflects every row of `partition` before
@@ -144,9 +174,10 @@ impl Engine {
 
     /// Waits until the state of `source` reflects every row its log holds now.
     pub async fn wait_caught_up(&self, source: &str, topic: &str) -> Result<()> {
-        let partitions = self.log.partitions(topic).await?;
+        let log = &self.context.log;
+        let partitions = log.partitions(topic).await?;
         for partition in 0..partitions {
-            let head = self.log.head(topic, partition).await?;
+            let head = log.head(topic, partition).await?;
             self.wait_for(source, partition, head).await?;
         }
         Ok(())
@@ -154,6 +185,6 @@ impl Engine {
 
     /// The metrics the engine updates.
     pub fn metrics(&self) -> &Arc<Metrics> {
-        &self.metrics
+        &self.context.metrics
     }
 }

@@ -183,7 +183,7 @@ impl TrainingSets {
             .transpose()?;
         let served: Vec<Arc<ServedFeature>> = features
             .iter()
-            .map(|f| self.server.resolve(f))
+            .map(|f| self.server.resolve_definition(f))
             .collect::<Result<_>>()?;
         let entity = label
             .as_ref()

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use rocksdb::{BlockBasedOptions, Cache, Options, WriteOptions, DB};
 
 use crate::online::{OnlineRow, OnlineStore};
+use crate::state::prefix_end;
 use crate::Result;
 
 /// Feature values in RocksDB under `table_len u16 | table | key`, tuned for point
@@ -58,5 +59,15 @@ impl OnlineStore for RocksOnlineStore {
             .into_iter()
             .map(|value| Ok(value?))
             .collect()
+    }
+
+    async fn drop_table(&self, table: &str) -> Result<()> {
+        let start = storage_key(table, b"");
+        let end = prefix_end(&start).expect("a table prefix starts with its length");
+        let mut batch = rocksdb::WriteBatch::default();
+        batch.delete_range(start, end);
+        let mut options = WriteOptions::default();
+        options.set_sync(true);
+        Ok(self.db.write_opt(batch, &options)?)
     }
 }

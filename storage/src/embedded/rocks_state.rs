@@ -4,7 +4,7 @@ use std::path::Path;
 
 use rocksdb::{ColumnFamily, Direction, IteratorMode, Options, WriteOptions, DB};
 
-use crate::state::{column_family, StateStore, WriteBatch, WriteOp};
+use crate::state::{column_family, prefix_end, StateStore, WriteBatch, WriteOp};
 use crate::{Result, StorageError};
 
 /// Operator state, source positions, counters and the registry in one RocksDB
@@ -63,6 +63,14 @@ impl StateStore for RocksStateStore {
                 } => rocks_batch.put_cf(self.handle(column_family)?, key, value),
                 WriteOp::Delete { column_family, key } => {
                     rocks_batch.delete_cf(self.handle(column_family)?, key)
+                }
+                WriteOp::DeletePrefix {
+                    column_family,
+                    prefix,
+                } => {
+                    let handle = self.handle(column_family)?;
+                    let end = prefix_end(prefix).unwrap_or_else(|| vec![u8::MAX; prefix.len() + 1]);
+                    rocks_batch.delete_range_cf(handle, prefix.as_slice(), end.as_slice())
                 }
             }
         }

@@ -2,9 +2,15 @@
 //! store's `registry` column family.
 //!
 //! Keys: `def/KIND/NAME/VERSION` (version zero-padded) holds the object as JSON;
-//! `active/KIND/NAME` holds the active version number. Versions are immutable:
-//! applying an unchanged object is a no-op, a changed one becomes version n+1, and
-//! one apply is one atomic write.
+//! `active/KIND/NAME` holds the newest applied version number. Versions are
+//! immutable: applying an unchanged object is a no-op, a changed one becomes version
+//! n+1, and one apply is one atomic write. A new version of a transformation makes
+//! new versions of everything that reads it ([`crate::lineage`]).
+//!
+//! A feature's bare name reads its *serving* version ([`lifecycle`]), which the
+//! engine moves once a new version's backfill has caught up.
+
+mod lifecycle;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,8 +21,11 @@ use serde::Serialize;
 use tracing::info;
 
 use crate::error::{Result, SqlError};
+use crate::lineage::dependency_order;
 use crate::model::{Definitions, Kind, Object};
 use crate::validate::{validate, Catalog};
+
+pub use lifecycle::{Frozen, Retirement};
 
 /// What an apply does to one object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -140,9 +149,12 @@ impl Registry {
             parse_reference(reference).map_err(|m| not_found(format!(": {m}")))?;
         let version = match version {
             Some(version) => version,
-            None => self
-                .active_version(T::KIND, name)?
-                .ok_or_else(|| not_found(String::new()))?,
+            None => match self.serving_version(T::KIND, name)? {
+                Some(version) => version,
+                None => self
+                    .active_version(T::KIND, name)?
+                    .ok_or_else(|| not_found(String::new()))?,
+            },
         };
         let key = def_key(T::KIND, name, version);
         let bytes = self.store.get(REGISTRY, &key)?.ok_or_else(|| {
@@ -175,6 +187,28 @@ impl Registry {
             .map(|(key, _)| {
                 let name = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
                 self.resolve::<T>(&name)
+            })
+            .collect()
+    }
+
+    /// Every stored version of every object of kind `T`, by name then version.
+    pub fn all_versions<T: Object>(&self) -> Result<Vec<Versioned<T>>> {
+        let prefix = format!("def/{}/", T::KIND.name());
+        self.store
+            .scan_prefix(REGISTRY, prefix.as_bytes())?
+            .into_iter()
+            .map(|(key, bytes)| {
+                let corrupt = |reason: String| SqlError::CorruptRecord {
+                    key: String::from_utf8_lossy(&key).into_owned(),
+                    reason,
+                };
+                let text = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
+                let version = text
+                    .rsplit_once('/')
+                    .and_then(|(_, v)| v.parse::<u32>().ok())
+                    .ok_or_else(|| corrupt("no version".into()))?;
+                let object = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+                Ok(Versioned { version, object })
             })
             .collect()
     }
@@ -223,42 +257,51 @@ impl Registry {
 
         let mut plan = Plan::default();
         let mut batch = WriteBatch::new();
-        self.diff(
-            &definitions.sources,
-            &validated.sources,
-            &mut plan,
-            &mut batch,
-        )?;
-        self.diff(
-            &definitions.transformations,
-            &validated.transformations,
-            &mut plan,
-            &mut batch,
-        )?;
-        self.diff(
-            &definitions.entities,
-            &validated.entities,
-            &mut plan,
-            &mut batch,
-        )?;
-        self.diff(
-            &definitions.features,
-            &validated.features,
-            &mut plan,
-            &mut batch,
-        )?;
-        self.diff(
-            &definitions.labels,
-            &validated.labels,
-            &mut plan,
-            &mut batch,
-        )?;
-        self.diff(
-            &definitions.training_sets,
-            &validated.training_sets,
-            &mut plan,
-            &mut batch,
-        )?;
+        let named = |kind: Kind, name: &str| match kind {
+            Kind::Source => definitions.sources.iter().any(|o| o.name == name),
+            Kind::Transformation => definitions.transformations.iter().any(|o| o.name == name),
+            Kind::Entity => definitions.entities.iter().any(|o| o.name == name),
+            Kind::Feature => definitions.features.iter().any(|o| o.name == name),
+            Kind::Label => definitions.labels.iter().any(|o| o.name == name),
+            Kind::TrainingSet => definitions.training_sets.iter().any(|o| o.name == name),
+        };
+        for object in &validated.sources {
+            self.diff(object, named(Kind::Source, &object.name), &mut plan, &mut batch)?;
+        }
+        // Transformations in dependency order, so that each records the versions
+        // of those it reads after this apply; a new upstream version makes a new
+        // version of every reader, named in the file or not.
+        let mut transformation_versions = BTreeMap::new();
+        for transformation in dependency_order(&validated.transformations) {
+            let mut transformation = transformation.clone();
+            transformation.inputs = crate::lineage::reads(&transformation.sql)
+                .into_iter()
+                .filter_map(|r| transformation_versions.get(&r).map(|v| (r, *v)))
+                .collect();
+            let named = named(Kind::Transformation, &transformation.name);
+            let version = self.diff(&transformation, named, &mut plan, &mut batch)?;
+            transformation_versions.insert(transformation.name.clone(), version);
+        }
+        for object in &validated.entities {
+            self.diff(object, named(Kind::Entity, &object.name), &mut plan, &mut batch)?;
+        }
+        for feature in &validated.features {
+            let mut feature = feature.clone();
+            feature.inputs = transformation_versions
+                .get(&feature.source)
+                .map(|v| (feature.source.clone(), *v))
+                .into_iter()
+                .collect();
+            let named = named(Kind::Feature, &feature.name);
+            self.diff(&feature, named, &mut plan, &mut batch)?;
+        }
+        for object in &validated.labels {
+            self.diff(object, named(Kind::Label, &object.name), &mut plan, &mut batch)?;
+        }
+        for object in &validated.training_sets {
+            let named = named(Kind::TrainingSet, &object.name);
+            self.diff(object, named, &mut plan, &mut batch)?;
+        }
         self.check_pinned_versions(&validated, &plan, file)?;
         if !dry_run && !batch.is_empty() {
             self.store.write(batch)?;
@@ -309,40 +352,40 @@ impl Registry {
         }
     }
 
-    /// Adds to `plan` and `batch` the change for each object the file names.
+    /// Adds to `batch` a new version of `object` when it differs from its newest
+    /// version, and to `plan` its change when it is `named` in the file or changes
+    /// anyway (a dependant of a changed transformation). Returns its version after
+    /// the apply.
     fn diff<T: Object>(
         &self,
-        named: &[T],
-        validated: &[T],
+        object: &T,
+        named: bool,
         plan: &mut Plan,
         batch: &mut WriteBatch,
-    ) -> Result<()> {
-        let validated: BTreeMap<&str, &T> = validated.iter().map(|o| (o.name(), o)).collect();
-        for object in named {
-            let name = object.name();
-            let object = validated[name];
-            let current = self.active_version(T::KIND, name)?;
-            let (version, change) = match current {
-                None => (1, Change::Created),
-                Some(current) => {
-                    let stored = self.resolve::<T>(&format!("{name}@v{current}"))?.object;
-                    if stored == *object {
-                        (current, Change::Unchanged)
-                    } else {
-                        let latest = self
-                            .versions(T::KIND, name)?
-                            .into_iter()
-                            .max()
-                            .unwrap_or(current);
-                        (latest + 1, Change::NewVersion { previous: current })
-                    }
+    ) -> Result<u32> {
+        let name = object.name();
+        let (version, change) = match self.active_version(T::KIND, name)? {
+            None => (1, Change::Created),
+            Some(current) => {
+                let stored = self.resolve_version::<T>(name, current)?.object;
+                if stored == *object {
+                    (current, Change::Unchanged)
+                } else {
+                    let latest = self
+                        .versions(T::KIND, name)?
+                        .into_iter()
+                        .max()
+                        .unwrap_or(current);
+                    (latest + 1, Change::NewVersion { previous: current })
                 }
-            };
-            if change != Change::Unchanged {
-                let json = serde_json::to_vec(object).expect("definitions serialise to JSON");
-                batch.put(REGISTRY, def_key(T::KIND, name, version), json);
-                batch.put(REGISTRY, active_key(T::KIND, name), version.to_string());
             }
+        };
+        if change != Change::Unchanged {
+            let json = serde_json::to_vec(object).expect("definitions serialise to JSON");
+            batch.put(REGISTRY, def_key(T::KIND, name, version), json);
+            batch.put(REGISTRY, active_key(T::KIND, name), version.to_string());
+        }
+        if named || change != Change::Unchanged {
             plan.changes.push(PlannedChange {
                 kind: T::KIND,
                 name: name.to_string(),
@@ -350,7 +393,12 @@ impl Registry {
                 change,
             });
         }
-        Ok(())
+        Ok(version)
+    }
+
+    /// Version `version` of `name`.
+    pub fn resolve_version<T: Object>(&self, name: &str, version: u32) -> Result<Versioned<T>> {
+        self.resolve::<T>(&format!("{name}@v{version}"))
     }
 }
 
