@@ -368,5 +368,9 @@ async fn apply_refuses_bad_definitions_with_located_errors() {
         "{stderr}"
     );
     let status = stdout_of(server.cli(&["status", "--json"]));
-    assert_eq!(status.trim(), r#"{"sources":[]}"#, "nothing was stored");
+    assert_eq!(
+        status.trim(),
+        r#"{"features":[],"sources":[]}"#,
+        "nothing was stored"
+    );
 }

@@ -133,7 +133,10 @@ mod tests {
         assert_eq!(config.listen, "127.0.0.1:9");
         let defaults = ServeConfig::resolve(None, ServeOptions::default()).unwrap();
         assert_eq!(defaults.training_memory, DEFAULT_TRAINING_MEMORY);
-        assert_eq!(defaults.backfill_checkpoint_rows, DEFAULT_BACKFILL_CHECKPOINT_ROWS);
+        assert_eq!(
+            defaults.backfill_checkpoint_rows,
+            DEFAULT_BACKFILL_CHECKPOINT_ROWS
+        );
         assert_eq!(defaults.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
         assert_eq!(defaults.listen, DEFAULT_LISTEN);
         std::fs::write(&file, "dta_dir: x\n").unwrap();

@@ -462,7 +462,10 @@ impl FeatureStore for FeatureStoreService {
             .map_err(crate::ApiError::from)?;
         self.sync_serving(&statuses).await?;
         let features = statuses.into_iter().map(version_to_proto).collect();
-        Ok(Response::new(proto::GetStatusResponse { sources, features }))
+        Ok(Response::new(proto::GetStatusResponse {
+            sources,
+            features,
+        }))
     }
 
     async fn get_online_features(

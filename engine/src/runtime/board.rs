@@ -54,10 +54,7 @@ impl LaneBoard {
 
     /// Every source's lanes.
     pub fn snapshot(&self) -> BTreeMap<String, Vec<LaneInfo>> {
-        self.lanes
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.lanes.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// A receiver that sees every lane start, catch-up and failure.

@@ -170,7 +170,9 @@ impl Lane {
             sources: active.definitions.sources.clone(),
             transformations: transformations.into_values().map(|t| t.object).collect(),
             entities: active.definitions.entities.clone(),
-            features: features.clone(),
+            // Several versions of one feature may share a lane; their operators
+            // are built below, the tables they read need no feature definitions.
+            features: Vec::new(),
             labels: Vec::new(),
             training_sets: Vec::new(),
         };

@@ -66,9 +66,10 @@ impl Engine {
                 }
                 VersionState::Backfilling => {}
             }
-            changes.changed().await.map_err(|_| {
-                EngineError::Unsupported("the engine stopped while waiting".into())
-            })?;
+            changes
+                .changed()
+                .await
+                .map_err(|_| EngineError::Unsupported("the engine stopped while waiting".into()))?;
         }
     }
 
@@ -95,7 +96,13 @@ impl Engine {
         }
         let table = feature_table(&name, version);
         let mut batch = WriteBatch::new();
-        Registry::put_retirement(&mut batch, Kind::Feature, &name, version, &Retirement::Retired);
+        Registry::put_retirement(
+            &mut batch,
+            Kind::Feature,
+            &name,
+            version,
+            &Retirement::Retired,
+        );
         if status.frozen_at.is_some() {
             Registry::put_frozen(&mut batch, &name, None);
         }
@@ -105,7 +112,10 @@ impl Engine {
         remove_feature_state(&table, &mut batch);
         self.context.state.write(batch)?;
         self.context.online.drop_table(&table).await?;
-        self.context.online.drop_table(&frozen_table(&table)).await?;
+        self.context
+            .online
+            .drop_table(&frozen_table(&table))
+            .await?;
         self.board().touch();
         self.version_status(&name, version)
     }
@@ -159,9 +169,10 @@ impl Engine {
     /// until the next freeze or the version's retirement replaces or frees it, so
     /// that reads racing the unfreeze still find it.
     pub async fn unfreeze(&self, name: &str) -> Result<VersionStatus> {
-        let frozen = self.registry().frozen(name)?.ok_or_else(|| {
-            EngineError::Refused(format!("feature '{name}' is not frozen"))
-        })?;
+        let frozen = self
+            .registry()
+            .frozen(name)?
+            .ok_or_else(|| EngineError::Refused(format!("feature '{name}' is not frozen")))?;
         let mut batch = WriteBatch::new();
         Registry::put_frozen(&mut batch, name, None);
         self.context.state.write(batch)?;

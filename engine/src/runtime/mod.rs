@@ -26,7 +26,9 @@ pub use active::{feature_table, needs_stats, ActiveSet};
 pub use board::{LaneBoard, LaneInfo};
 pub use checkpoint::Checkpoint;
 pub use lane::remove_feature_state;
-pub use source_task::{BackfillConfig, SourceTask, TaskContext, BACKFILL_STEP_ROWS, MAX_BATCH_ROWS};
+pub use source_task::{
+    BackfillConfig, SourceTask, TaskContext, BACKFILL_STEP_ROWS, MAX_BATCH_ROWS,
+};
 pub use versions::{version_statuses, VersionState, VersionStatus};
 
 use crate::metrics::Metrics;
@@ -85,7 +87,14 @@ impl Engine {
         for source in active.streams() {
             let (sender, receiver) = watch::channel(Vec::new());
             progress.insert(source.name.clone(), receiver);
-            let first = match SourceTask::open(active.clone(), source, self.context.clone(), sender.clone()).await {
+            let first = match SourceTask::open(
+                active.clone(),
+                source,
+                self.context.clone(),
+                sender.clone(),
+            )
+            .await
+            {
                 Ok(task) => Some(task),
                 Err(e) => {
                     error!(source = %source.name, error = %e, "cannot open the source task");

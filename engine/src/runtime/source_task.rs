@@ -147,15 +147,14 @@ impl SourceTask {
                 record.write(&source.name, &mut batch);
             }
         }
-        let live_kept = records
-            .iter()
-            .filter(|r| r.live)
-            .map(|r| r.id)
-            .min();
+        let live_kept = records.iter().filter(|r| r.live).map(|r| r.id).min();
         let (kept, emptied): (Vec<_>, Vec<_>) = records
             .into_iter()
             .partition(|r| !r.features.is_empty() || Some(r.id) == live_kept);
-        let held: BTreeSet<String> = kept.iter().flat_map(|r| r.views.values().cloned()).collect();
+        let held: BTreeSet<String> = kept
+            .iter()
+            .flat_map(|r| r.views.values().cloned())
+            .collect();
         for record in &emptied {
             record.remove(&source.name, &held, &mut batch);
         }
@@ -284,7 +283,11 @@ impl SourceTask {
                     .metrics
                     .events_per_second
                     .with_label_values(&[&self.source.name])
-                    .set(if elapsed > 0.0 { rate_rows as f64 / elapsed } else { 0.0 });
+                    .set(if elapsed > 0.0 {
+                        rate_rows as f64 / elapsed
+                    } else {
+                        0.0
+                    });
                 rate_started = Instant::now();
                 rate_rows = 0;
             }
@@ -316,8 +319,11 @@ impl SourceTask {
     /// Futures that resolve when any partition grows beyond the first live lane.
     fn live_waits(
         &self,
-    ) -> Vec<std::pin::Pin<Box<dyn std::future::Future<Output = freshet_storage::Result<Position>> + Send>>>
-    {
+    ) -> Vec<
+        std::pin::Pin<
+            Box<dyn std::future::Future<Output = freshet_storage::Result<Position>> + Send>,
+        >,
+    > {
         let live = self
             .lanes
             .iter()
@@ -372,7 +378,13 @@ impl SourceTask {
                     .events_processed
                     .with_label_values(&[source])
                     .inc_by(rows);
-                debug!(source, lane = running.lane.record.id, partition, rows, "committed");
+                debug!(
+                    source,
+                    lane = running.lane.record.id,
+                    partition,
+                    rows,
+                    "committed"
+                );
                 total += rows;
             }
         }
@@ -416,8 +428,10 @@ impl SourceTask {
                 continue;
             }
             let running = &mut self.lanes[index];
+            let mut step_rows = BACKFILL_STEP_ROWS;
             if max_rate > 0 {
                 let allowed = running.opened.elapsed().as_secs_f64() * max_rate as f64;
+                step_rows = step_rows.min((allowed - running.replayed as f64).max(1.0) as usize);
                 if running.replayed as f64 >= allowed {
                     let wait = Duration::from_secs_f64(
                         (running.replayed as f64 - allowed) / max_rate as f64,
@@ -428,7 +442,7 @@ impl SourceTask {
                     continue;
                 }
             }
-            match self.step_backfill(index, &target).await {
+            match self.step_backfill(index, &target, step_rows).await {
                 Ok(true) => {
                     progressed = true;
                     index += 1;
@@ -447,9 +461,14 @@ impl SourceTask {
         Ok((progressed, if progressed { None } else { pause }))
     }
 
-    /// Folds one step of lane `index` towards `target`; `false` when it has
-    /// reached it.
-    async fn step_backfill(&mut self, index: usize, target: &Checkpoint) -> Result<bool> {
+    /// Folds one step of lane `index` (about `step_rows` rows) towards
+    /// `target`; `false` when it has reached it.
+    async fn step_backfill(
+        &mut self,
+        index: usize,
+        target: &Checkpoint,
+        step_rows: usize,
+    ) -> Result<bool> {
         let context = self.context.clone();
         let partitions = self.partitions;
         let running = &mut self.lanes[index];
@@ -470,7 +489,7 @@ impl SourceTask {
                 context.log.as_ref(),
                 &self.topic,
                 partition,
-                BACKFILL_STEP_ROWS,
+                step_rows,
                 Some(target.position(partition)),
             )
             .await?;
@@ -505,7 +524,11 @@ impl SourceTask {
             .position(|r| r.lane.record.live)
             .expect("a source always has a live lane");
         let mut running = self.lanes.remove(index);
-        let live_index = if live_index > index { live_index - 1 } else { live_index };
+        let live_index = if live_index > index {
+            live_index - 1
+        } else {
+            live_index
+        };
         let mut changes = Changes::default();
         running.lane.record.live = true;
         running.lane.flush(&mut changes);
@@ -527,18 +550,28 @@ impl SourceTask {
         let versions: Vec<String> = running.lane.record.feature_tables();
         if compatible {
             let mut merged = live;
-            merged.features.extend(running.lane.record.features.iter().cloned());
+            merged
+                .features
+                .extend(running.lane.record.features.iter().cloned());
             let mut keep = BTreeSet::new();
             for (view, table) in &running.lane.record.views {
-                let kept = merged.views.entry(view.clone()).or_insert_with(|| table.clone());
+                let kept = merged
+                    .views
+                    .entry(view.clone())
+                    .or_insert_with(|| table.clone());
                 keep.insert(kept.clone());
             }
             keep.extend(merged.views.values().cloned());
-            running.lane.record.remove(&self.source.name, &keep, &mut changes.state);
+            running
+                .lane
+                .record
+                .remove(&self.source.name, &keep, &mut changes.state);
             merged.write(&self.source.name, &mut changes.state);
             commit(&context, changes).await?;
-            let records: Vec<LaneRecord> = self.lanes.iter().map(|r| r.lane.record.clone()).collect();
-            let reopened = Lane::open(registry, &self.active, &self.source, merged, &records).await?;
+            let records: Vec<LaneRecord> =
+                self.lanes.iter().map(|r| r.lane.record.clone()).collect();
+            let reopened =
+                Lane::open(registry, &self.active, &self.source, merged, &records).await?;
             self.lanes[live_index].lane = reopened;
             info!(source = %self.source.name, versions = ?versions, "backfill caught up; merged into the live lane");
         } else {
@@ -610,11 +643,17 @@ impl SourceTask {
                         false => r.lane.committed_rows,
                     },
                     total,
-                    rate: if elapsed > 0.0 { r.replayed as f64 / elapsed } else { 0.0 },
+                    rate: if elapsed > 0.0 {
+                        r.replayed as f64 / elapsed
+                    } else {
+                        0.0
+                    },
                 }
             })
             .collect();
-        self.context.board.publish(&self.source.name, lanes, changed);
+        self.context
+            .board
+            .publish(&self.source.name, lanes, changed);
         Ok(())
     }
 }

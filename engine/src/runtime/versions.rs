@@ -81,15 +81,16 @@ pub fn version_statuses(
             true => VersionState::Active,
             false => VersionState::Ready,
         };
-        let (state, done, total, rate) = match (registry.retirement(Kind::Feature, &name, version)?, lane) {
-            (Some(Retirement::Retired), _) => (VersionState::Retired, 0, 0, 0.0),
-            (Some(Retirement::Failed { cause }), _) => (VersionState::Failed(cause), 0, 0, 0.0),
-            (None, Some(lane)) if !lane.live => {
-                (VersionState::Backfilling, lane.done, lane.total, lane.rate)
-            }
-            (None, Some(lane)) => (caught_up, lane.total, lane.total, 0.0),
-            (None, None) => (caught_up, 0, 0, 0.0),
-        };
+        let (state, done, total, rate) =
+            match (registry.retirement(Kind::Feature, &name, version)?, lane) {
+                (Some(Retirement::Retired), _) => (VersionState::Retired, 0, 0, 0.0),
+                (Some(Retirement::Failed { cause }), _) => (VersionState::Failed(cause), 0, 0, 0.0),
+                (None, Some(lane)) if !lane.live => {
+                    (VersionState::Backfilling, lane.done, lane.total, lane.rate)
+                }
+                (None, Some(lane)) => (caught_up, lane.total, lane.total, 0.0),
+                (None, None) => (caught_up, 0, 0, 0.0),
+            };
         let eta_seconds = match state {
             VersionState::Backfilling if rate > 0.0 => total.saturating_sub(done) as f64 / rate,
             _ => 0.0,

@@ -266,7 +266,12 @@ impl Registry {
             Kind::TrainingSet => definitions.training_sets.iter().any(|o| o.name == name),
         };
         for object in &validated.sources {
-            self.diff(object, named(Kind::Source, &object.name), &mut plan, &mut batch)?;
+            self.diff(
+                object,
+                named(Kind::Source, &object.name),
+                &mut plan,
+                &mut batch,
+            )?;
         }
         // Transformations in dependency order, so that each records the versions
         // of those it reads after this apply; a new upstream version makes a new
@@ -283,7 +288,12 @@ impl Registry {
             transformation_versions.insert(transformation.name.clone(), version);
         }
         for object in &validated.entities {
-            self.diff(object, named(Kind::Entity, &object.name), &mut plan, &mut batch)?;
+            self.diff(
+                object,
+                named(Kind::Entity, &object.name),
+                &mut plan,
+                &mut batch,
+            )?;
         }
         for feature in &validated.features {
             let mut feature = feature.clone();
@@ -296,7 +306,12 @@ impl Registry {
             self.diff(&feature, named, &mut plan, &mut batch)?;
         }
         for object in &validated.labels {
-            self.diff(object, named(Kind::Label, &object.name), &mut plan, &mut batch)?;
+            self.diff(
+                object,
+                named(Kind::Label, &object.name),
+                &mut plan,
+                &mut batch,
+            )?;
         }
         for object in &validated.training_sets {
             let named = named(Kind::TrainingSet, &object.name);
