@@ -514,14 +514,14 @@ async fn backfill_of_a_new_windowed_feature_matches_a_reference_while_old_versio
     .await;
     layout.assert_stable(pinned.at, "the pinned read after the switch");
     assert_eq!(pinned.versions, ["recent_spend@v1", "clicks_total@v1"]);
-    for feature in 0..2 {
+    for (feature, definition) in OLD.iter().enumerate() {
         assert_no_differences(
             &differences(
                 &pinned,
                 feature,
                 &sampled,
                 &saved.column(feature),
-                OLD[feature],
+                *definition,
             ),
             "pinned v1 after the switch",
         );

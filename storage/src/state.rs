@@ -104,6 +104,11 @@ impl WriteBatch {
         });
     }
 
+    /// Adds every change of `other`, after those already here.
+    pub fn append(&mut self, other: WriteBatch) {
+        self.ops.extend(other.ops);
+    }
+
     /// The changes, in the order they were added (a later one wins on the same key).
     pub fn ops(&self) -> &[WriteOp] {
         &self.ops

@@ -50,7 +50,7 @@ pub struct ServeOptions {
     #[arg(long, env = "FRESHET_TRAINING_MEMORY")]
     pub training_memory: Option<usize>,
     /// A backfill commits its state and position every this many replayed
-    /// rows, so a restart resumes from there [default: 1000000].
+    /// rows, so a restart resumes from there [default: 4000000].
     #[arg(long, env = "FRESHET_BACKFILL_CHECKPOINT_ROWS")]
     pub backfill_checkpoint_rows: Option<u64>,
     /// Events per second a backfill replays at most; 0 for no cap [default: 0].
@@ -67,7 +67,7 @@ pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
 /// The default memory budget of a training-set build: 1 GiB.
 pub const DEFAULT_TRAINING_MEMORY: usize = 1 << 30;
 /// The default rows between a backfill's commits.
-pub const DEFAULT_BACKFILL_CHECKPOINT_ROWS: u64 = 1_000_000;
+pub const DEFAULT_BACKFILL_CHECKPOINT_ROWS: u64 = 4_000_000;
 
 impl ServeConfig {
     /// Merges the config file (if any) under `given`, the values of flags or the

@@ -302,10 +302,24 @@ impl Lane {
             }
         }
         let watermark = self.record.checkpoint.watermark;
-        for feature in &mut self.features {
-            if let Some(rows) = outputs.get(&feature.relation) {
-                feature.apply_rows(store, rows, watermark)?;
-            }
+        // Each feature version folds its own state: one thread each.
+        let outputs = &outputs;
+        let folded: Vec<Result<u64>> = std::thread::scope(|scope| {
+            let folds: Vec<_> = self
+                .features
+                .iter_mut()
+                .filter_map(|feature| {
+                    let rows = outputs.get(&feature.relation)?;
+                    Some(scope.spawn(move || feature.apply_rows(store, rows, watermark)))
+                })
+                .collect();
+            folds
+                .into_iter()
+                .map(|fold| fold.join().expect("a feature fold does not panic"))
+                .collect()
+        });
+        for result in folded {
+            result?;
         }
         if let Some(high) = batch_high {
             self.record.checkpoint.watermark = watermark.max(high);
@@ -321,8 +335,28 @@ impl Lane {
         for view in &mut self.views {
             view.flush(changes);
         }
-        for feature in &mut self.features {
-            feature.flush(changes);
+        // Encoding every touched key's state is the bulk of a commit: one
+        // thread per feature version.
+        let parts: Vec<Changes> = std::thread::scope(|scope| {
+            let flushes: Vec<_> = self
+                .features
+                .iter_mut()
+                .map(|feature| {
+                    scope.spawn(move || {
+                        let mut part = Changes::default();
+                        feature.flush(&mut part);
+                        part
+                    })
+                })
+                .collect();
+            flushes
+                .into_iter()
+                .map(|flush| flush.join().expect("a feature flush does not panic"))
+                .collect()
+        });
+        for part in parts {
+            changes.state.append(part.state);
+            changes.online.extend(part.online);
         }
         self.record.write(&self.source.name, &mut changes.state);
         self.committed_rows = self.record.checkpoint.total_processed();

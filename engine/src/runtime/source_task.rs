@@ -45,7 +45,7 @@ pub struct BackfillConfig {
 impl Default for BackfillConfig {
     fn default() -> Self {
         BackfillConfig {
-            checkpoint_rows: 1_000_000,
+            checkpoint_rows: 4_000_000,
             max_rate: 0,
         }
     }
