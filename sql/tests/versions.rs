@@ -107,15 +107,15 @@ async fn reapply_is_unchanged_and_a_changed_window_is_a_new_version() {
     let v1 = registry.resolve::<Feature>("user_spend_7d@v1").unwrap();
     assert_eq!(v1.version, 1);
     assert_eq!(v1.object.window.as_deref(), Some("7d"));
-    assert_eq!(
-        v1.object,
-        definitions
-            .features
-            .iter()
-            .find(|f| f.name == "user_spend_7d")
-            .unwrap()
-            .clone()
-    );
+    // As written, plus the version of the transformation it reads.
+    let mut written = definitions
+        .features
+        .iter()
+        .find(|f| f.name == "user_spend_7d")
+        .unwrap()
+        .clone();
+    written.inputs = [("purchases_enriched".to_string(), 1)].into();
+    assert_eq!(v1.object, written);
     let active = registry.resolve::<Feature>("user_spend_7d").unwrap();
     assert_eq!(active.version, 2);
     assert_eq!(active.object.window.as_deref(), Some("14d"));
