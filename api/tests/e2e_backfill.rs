@@ -521,7 +521,7 @@ async fn backfill_of_a_new_windowed_feature_matches_a_reference_while_old_versio
                 feature,
                 &sampled,
                 &saved.column(feature),
-                *definition,
+                definition,
             ),
             "pinned v1 after the switch",
         );

@@ -25,7 +25,6 @@ use tracing::{error, info};
 pub use active::{feature_table, needs_stats, ActiveSet};
 pub use board::{LaneBoard, LaneInfo};
 pub use checkpoint::Checkpoint;
-pub use lane::remove_feature_state;
 pub use source_task::{
     BackfillConfig, SourceTask, TaskContext, BACKFILL_STEP_ROWS, MAX_BATCH_ROWS,
 };

@@ -69,7 +69,8 @@ pub fn version_statuses(
     for stored in registry.all_versions::<Feature>()? {
         let name = stored.object.name.clone();
         let version = stored.version;
-        let bare = match registry.serving_version(Kind::Feature, &name)? {
+        let serving = registry.serving_version(Kind::Feature, &name)?;
+        let bare = match serving {
             Some(v) => Some(v),
             None => registry.active_version(Kind::Feature, &name)?,
         };
@@ -85,7 +86,9 @@ pub fn version_statuses(
             match (registry.retirement(Kind::Feature, &name, version)?, lane) {
                 (Some(Retirement::Retired), _) => (VersionState::Retired, 0, 0, 0.0),
                 (Some(Retirement::Failed { cause }), _) => (VersionState::Failed(cause), 0, 0, 0.0),
-                (None, Some(lane)) if !lane.live => {
+                // The serving pointer moves in the write that ends a backfill, before
+                // the lanes are reported again: a serving version has caught up.
+                (None, Some(lane)) if !lane.live && serving != Some(version) => {
                     (VersionState::Backfilling, lane.done, lane.total, lane.rate)
                 }
                 (None, Some(lane)) => (caught_up, lane.total, lane.total, 0.0),
