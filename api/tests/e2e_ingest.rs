@@ -374,3 +374,48 @@ async fn apply_refuses_bad_definitions_with_located_errors() {
         "nothing was stored"
     );
 }
+
+/// `apply -f NAME.yaml` run from the file's own folder works, and a relative
+/// `file://` URI inside it resolves against that folder: the engine joins events
+/// with the items file found there.
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_a_file_in_the_current_folder() {
+    let data = tempfile::tempdir().unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    common::engine_definitions_in(folder.path(), "");
+    let server = Server::start(data.path());
+    let output = std::process::Command::new(common::freshet())
+        .args(["apply", "-f", "engine.yaml", "--server", &server.url])
+        .current_dir(folder.path())
+        .output()
+        .unwrap();
+    let plan = stdout_of(output);
+    assert!(plan.contains("source items"), "{plan}");
+    assert!(plan.contains("feature last_category"), "{plan}");
+
+    // user 7 buys item 2, which items.csv (beside engine.yaml) says is a game.
+    let now = chrono::Utc::now().timestamp_millis();
+    let mut ingest = std::process::Command::new(common::freshet())
+        .args(["ingest", "--source", "purchases", "--wait", "-"])
+        .args(["--server", &server.url])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    ingest
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(
+            format!(r#"{{"user_id": 7, "item_id": 2, "amount": 1.5, "ts": {now}}}"#).as_bytes(),
+        )
+        .unwrap();
+    stdout_of(ingest.wait_with_output().unwrap());
+    let printed =
+        stdout_of(server.cli(&["get", "--features", "last_category", "--entity", "user=7"]));
+    let printed: serde_json::Value = serde_json::from_str(&printed).unwrap();
+    assert_eq!(
+        printed["rows"],
+        serde_json::json!([{"user": 7, "last_category": "games"}])
+    );
+}

@@ -3,14 +3,20 @@
 # applied, keep purchase events flowing, and print a `freshet get` to try.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+bin="${CARGO_TARGET_DIR:-target}/release"
+if [ ! -x "$bin/freshet" ] || [ ! -x "$bin/purchase-generator" ]; then
+  echo "First build: compiling Freshet with DataFusion and RocksDB in release mode takes about 20 minutes on 2 cores (later runs take seconds)." >&2
+fi
 cargo build --release --bin freshet --bin purchase-generator
-bin=target/release
-"$bin/freshet" serve --apply examples/ecommerce/definitions.yaml > >(tee /tmp/freshet-run.out) &
+# The server's output goes to a fresh file of this run, so a line left by an
+# earlier run can never be taken for this server's readiness.
+out=$(mktemp -t freshet-run.XXXXXX)
+"$bin/freshet" serve --apply examples/ecommerce/definitions.yaml > >(tee "$out") &
 server=$!
-trap 'kill $server $generator 2>/dev/null || true' EXIT INT TERM
 generator=""
-until grep -q "freshet listening on" /tmp/freshet-run.out 2>/dev/null; do
-  kill -0 $server 2>/dev/null || { echo "the server did not start" >&2; exit 1; }
+trap 'kill $server $generator 2>/dev/null || true; rm -f "$out"' EXIT INT TERM
+until grep -q "freshet listening on" "$out"; do
+  kill -0 $server 2>/dev/null || { echo "the server did not start (is another freshet already serving on 127.0.0.1:50051?)" >&2; exit 1; }
   sleep 0.2
 done
 "$bin/purchase-generator" --rate 200 &

@@ -12,12 +12,7 @@ pub async fn apply(file: &Path, dry_run: bool, client: &ClientArgs) -> Result<()
         path: file.display().to_string(),
         reason: e.to_string(),
     })?;
-    let base_dir = std::path::absolute(file.parent().unwrap_or(Path::new("."))).map_err(|e| {
-        ApiError::File {
-            path: file.display().to_string(),
-            reason: e.to_string(),
-        }
-    })?;
+    let base_dir = freshet_sql::load::definitions_folder(file)?;
     let response = connect(client)
         .await?
         .apply(proto::ApplyRequest {
