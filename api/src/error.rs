@@ -62,6 +62,7 @@ impl From<ApiError> for tonic::Status {
                 Status::invalid_argument(message)
             }
             ApiError::Engine(EngineError::Refused(_)) => Status::failed_precondition(message),
+            ApiError::Engine(EngineError::Stopped(_)) => Status::unavailable(message),
             ApiError::Engine(EngineError::Definitions(SqlError::NotFound { .. })) => {
                 Status::not_found(message)
             }

@@ -311,3 +311,129 @@ async fn bad_lookups_are_invalid_arguments_that_name_the_problem() {
         );
     }
 }
+
+/// Rows that reach a feature without an entity key (a null `user_id`) or without
+/// an event time (a transformation that nulls it) cannot be placed: each feature
+/// version counts them by reason in `GetStatus` and the metrics, and the server's
+/// log names the feature. The placed rows are worked by hand: user 1 has one click
+/// on both features; user 2's only click has no event time after the
+/// transformation, so only the direct feature counts it.
+#[tokio::test(flavor = "multi_thread")]
+async fn rows_without_key_or_event_time_are_counted_not_dropped() {
+    let data = tempfile::tempdir().unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    let log = folder.path().join("server.log");
+    let server = Server::start_logging_to(data.path(), &log);
+    let definitions = folder.path().join("clicks.yaml");
+    std::fs::write(
+        &definitions,
+        "sources:\n  - name: clicks\n    stream: {}\n    schema: { user_id: int64, amount: float64, ts: timestamp }\n    event_time: ts\n\
+         transformations:\n  - name: clicks_checked\n    event_time: ts\n    sql: SELECT user_id, amount, CASE WHEN amount < 0 THEN NULL ELSE ts END AS ts FROM clicks\n\
+         entities:\n  - { name: user, key: user_id }\n\
+         features:\n  - { name: clicks_direct, entity: user, source: clicks, aggregate: count(*) }\n\
+         \x20 - { name: clicks_checked_n, entity: user, source: clicks_checked, aggregate: count(*) }\n",
+    )
+    .unwrap();
+    stdout_of(server.cli(&["apply", "-f", definitions.to_str().unwrap()]));
+    let now = chrono::Utc::now().timestamp_micros();
+    let lines = [
+        format!(r#"{{"user_id":1,"amount":1.0,"ts":{}}}"#, now / 1000),
+        format!(r#"{{"amount":2.0,"ts":{}}}"#, now / 1000),
+        format!(r#"{{"user_id":2,"amount":-1.0,"ts":{}}}"#, now / 1000),
+    ];
+    let mut client = server.client().await;
+    let mut request = ingest(&lines, true);
+    request.source = "clicks".into();
+    let accepted = client.ingest(request).await.unwrap().into_inner();
+    assert_eq!(accepted.accepted, 3);
+
+    let values = client
+        .get_online_features(get(
+            &["clicks_direct", "clicks_checked_n"],
+            "user",
+            vec![int(1), int(2)],
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let rows: Vec<Vec<Expect>> = values
+        .rows
+        .iter()
+        .map(|row| row.values.iter().map(actual).collect())
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            vec![Expect::I(1), Expect::I(1)],
+            vec![Expect::I(1), Expect::I(0)]
+        ]
+    );
+
+    let status = client
+        .get_status(proto::GetStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let skipped: Vec<(String, u64, u64)> = status
+        .features
+        .iter()
+        .map(|f| {
+            (
+                format!("{}@v{}", f.name, f.version),
+                f.rows_skipped_no_key,
+                f.rows_skipped_no_event_time,
+            )
+        })
+        .collect();
+    assert_eq!(
+        skipped,
+        vec![
+            ("clicks_checked_n@v1".to_string(), 1, 1),
+            ("clicks_direct@v1".to_string(), 1, 0),
+        ]
+    );
+    let text = metrics(&server.metrics_url).await;
+    for line in [
+        r#"freshet_rows_skipped_total{feature="clicks_direct@v1",reason="no_key"} 1"#,
+        r#"freshet_rows_skipped_total{feature="clicks_checked_n@v1",reason="no_key"} 1"#,
+        r#"freshet_rows_skipped_total{feature="clicks_checked_n@v1",reason="no_event_time"} 1"#,
+    ] {
+        assert!(text.contains(line), "metrics lack {line:?}:\n{text}");
+    }
+    let human = stdout_of(server.cli(&["status"]));
+    assert!(
+        human.contains("clicks_checked_n@v1")
+            && human.contains("skipped rows: 1 without a key, 1 without an event time"),
+        "{human}"
+    );
+
+    // The counts are committed with the state: a restart reports the same.
+    server.stop();
+    let server = Server::start(data.path());
+    let status = server
+        .client()
+        .await
+        .get_status(proto::GetStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let checked = status
+        .features
+        .iter()
+        .find(|f| f.name == "clicks_checked_n")
+        .unwrap();
+    assert_eq!(
+        (
+            checked.rows_skipped_no_key,
+            checked.rows_skipped_no_event_time
+        ),
+        (1, 1)
+    );
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.lines().any(|l| l.contains("skipped")
+            && l.contains("feature=clicks_checked_n@v1")
+            && l.contains("no_event_time=1")),
+        "{logged}"
+    );
+}

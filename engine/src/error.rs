@@ -38,12 +38,24 @@ pub enum EngineError {
     /// Something the engine cannot run.
     #[error("{0}")]
     Unsupported(String),
+    /// A wait ended because the processing it waited on stopped or restarted;
+    /// the request can be retried.
+    #[error("{0}")]
+    Stopped(String),
+    /// Something that should not happen: a task that panicked or was cancelled.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// Stored state could not be decoded.
     #[error("corrupt state: {0}")]
     Corrupt(String),
-    /// A training set's spill files could not be written or read.
-    #[error("spill file error: {0}")]
-    Spill(#[from] std::io::Error),
+    /// A training set's spill file could not be written or read.
+    #[error("training-set spill file {}: {source}", .path.display())]
+    Spill {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
     /// Building an Arrow batch failed.
     #[error("arrow error: {0}")]
     Arrow(#[from] arrow::error::ArrowError),

@@ -9,6 +9,7 @@
 //! the same pipelines and operators as of each label's time.
 
 pub mod aggregate;
+pub mod catalog;
 pub mod error;
 pub mod ingest;
 pub mod metrics;
@@ -16,7 +17,11 @@ pub mod operators;
 pub mod pipeline;
 pub mod runtime;
 pub mod serving;
+pub mod state_keys;
+pub mod store;
 pub mod training;
+pub mod transforms;
 pub mod value;
 
 pub use error::{EngineError, Result};
+pub use store::FeatureStore;

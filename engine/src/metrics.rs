@@ -26,6 +26,9 @@ pub struct Metrics {
     pub rejected: IntCounterVec,
     /// Events replayed from the log into backfilling feature versions.
     pub events_replayed: IntCounterVec,
+    /// Rows a feature version could not place (labels `feature` = `name@vN`,
+    /// `reason` = `no_key` or `no_event_time`).
+    pub rows_skipped: IntCounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str) -> IntCounterVec {
@@ -71,6 +74,17 @@ impl Metrics {
             "freshet_backfill_events_total",
             "Events replayed from the log into backfilling feature versions",
         );
+        let rows_skipped = IntCounterVec::new(
+            Opts::new(
+                "freshet_rows_skipped_total",
+                "Rows a feature version could not place: no entity key or no event time",
+            ),
+            &["feature", "reason"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(rows_skipped.clone()))
+            .expect("registered once");
         let events_per_second = GaugeVec::new(
             Opts::new(
                 "freshet_events_per_second",
@@ -127,6 +141,7 @@ impl Metrics {
             late,
             rejected,
             events_replayed,
+            rows_skipped,
         }
     }
 

@@ -359,9 +359,10 @@ async fn run_case(case: &Path) -> Result<String, String> {
     }
     let definitions = parsed.map_err(|e| e.to_string())?;
     let output = output_name(&text)?;
-    let (definitions, catalog) = validate(&definitions, DEFINITIONS, case)
+    let resolved = validate(&definitions, DEFINITIONS, case)
         .await
         .map_err(|e| format!("validation failed:\n{}", redact(&e.to_string(), case)))?;
+    let (definitions, catalog) = (resolved.definitions, resolved.catalog);
     let (source, schema) = stream_source(&definitions)?;
     let events = read(case, EVENTS)?;
     let lines = event_lines(&events);

@@ -9,9 +9,8 @@ use std::sync::Arc;
 use arrow::array::{Float64Array, Int64Array, TimestampMicrosecondArray};
 use arrow::record_batch::RecordBatch;
 use freshet_engine::aggregate::{Aggregation, Retention};
-use freshet_engine::operators::{
-    feature_state_key, Changes, FeatureInput, FeatureOperator, StoredFeature,
-};
+use freshet_engine::operators::{Changes, FeatureInput, FeatureOperator, StoredFeature};
+use freshet_engine::state_keys::feature_state_key;
 use freshet_engine::value::Value;
 use freshet_sql::aggregate::AggregateFunction;
 use freshet_storage::embedded::RocksStateStore;
@@ -182,7 +181,7 @@ fn check(
             operator
                 .apply_rows(&store, &[batch(slice)], watermark)
                 .unwrap();
-            operator.flush(&mut changes);
+            operator.flush(&store, &mut changes).unwrap();
         }
         store.write(changes.state).unwrap();
         watermark = watermark.max(slice.iter().map(|e| e.ts).max().unwrap_or(i64::MIN));

@@ -63,6 +63,9 @@ pub enum SqlError {
         /// Why it could not be read.
         reason: String,
     },
+    /// Something that validation rules out happened anyway (a bug, not bad input).
+    #[error("internal error: {0}")]
+    Internal(String),
     /// Reading a file the definitions refer to failed.
     #[error("cannot read {path}: {reason}")]
     File {

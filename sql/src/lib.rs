@@ -4,7 +4,7 @@
 //!
 //! The flow is `load` (text to [`Definitions`]) → `validate` (every reference,
 //! type, duration and SQL statement checked, all errors at once) → `registry`
-//! (diffed against the active versions, stored atomically as new versions).
+//! (diffed against the latest versions, stored atomically as new versions).
 
 pub mod aggregate;
 pub mod duration;
@@ -13,7 +13,9 @@ pub mod files;
 pub mod lineage;
 pub mod load;
 pub mod model;
+pub mod reference;
 pub mod registry;
+pub mod resolved;
 pub mod streaming;
 pub mod types;
 pub mod validate;

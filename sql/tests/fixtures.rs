@@ -88,7 +88,7 @@ fn dump_active_of<T: Object>(registry: &Registry, objects: &[T], out: &mut Strin
     for object in objects {
         let name = object.name();
         let active = registry
-            .active_version(T::KIND, name)
+            .latest_version(T::KIND, name)
             .expect("read active version")
             .unwrap_or_else(|| {
                 panic!(
@@ -118,7 +118,7 @@ fn dump_active_of<T: Object>(registry: &Registry, objects: &[T], out: &mut Strin
 }
 
 fn dump_active(registry: &Registry, out: &mut String) {
-    let active: Definitions = registry.active_definitions().expect("active definitions");
+    let active: Definitions = registry.latest_definitions().expect("active definitions");
     writeln!(out, "active:").unwrap();
     dump_active_of::<Source>(registry, &active.sources, out);
     dump_active_of::<Transformation>(registry, &active.transformations, out);
@@ -208,7 +208,7 @@ async fn run_fixture(path: &Path, dir: &Path) -> Result<String, String> {
         Ok(applied) => applied,
         Err(error) => {
             // A rejected apply must leave the registry empty.
-            let after = registry.active_definitions().expect("active definitions");
+            let after = registry.latest_definitions().expect("active definitions");
             assert_eq!(
                 after,
                 Definitions::default(),

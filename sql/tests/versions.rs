@@ -129,7 +129,7 @@ async fn reapply_is_unchanged_and_a_changed_window_is_a_new_version() {
     );
     assert_eq!(
         registry
-            .active_version(Kind::Feature, "user_last_category")
+            .latest_version(Kind::Feature, "user_last_category")
             .unwrap(),
         Some(1)
     );
@@ -181,7 +181,7 @@ async fn a_file_naming_some_objects_leaves_the_others_active() {
         )]
     );
     assert!(catalog.relations.contains_key("purchases_enriched"));
-    let active = registry.active_definitions().unwrap();
+    let active = registry.latest_definitions().unwrap();
     assert_eq!(active.features.len(), 3);
     assert_eq!(active.sources.len(), 2);
 }
@@ -192,7 +192,7 @@ async fn a_rejected_or_dry_run_apply_changes_nothing() {
     let registry = registry(state.path());
     let definitions = fixture();
     apply(&registry, &definitions).await.expect("first apply");
-    let before = registry.active_definitions().unwrap();
+    let before = registry.latest_definitions().unwrap();
     let versions_before = registry.versions(Kind::Feature, "user_spend_7d").unwrap();
 
     // One valid change and one invalid one in the same file: neither is stored.
@@ -204,7 +204,7 @@ async fn a_rejected_or_dry_run_apply_changes_nothing() {
         error,
         "1 invalid definition(s):\n  - csv_inferred.yaml: feature 'user_last_category', field 'window': duration '0d' must be greater than zero"
     );
-    assert_eq!(registry.active_definitions().unwrap(), before);
+    assert_eq!(registry.latest_definitions().unwrap(), before);
     assert_eq!(
         registry.versions(Kind::Feature, "user_spend_7d").unwrap(),
         versions_before
@@ -238,7 +238,7 @@ async fn a_rejected_or_dry_run_apply_changes_nothing() {
         error.contains("transformation 'purchases_enriched', field 'sql'"),
         "{error}"
     );
-    assert_eq!(registry.active_definitions().unwrap(), before);
+    assert_eq!(registry.latest_definitions().unwrap(), before);
 
     // A dry run reports the new version but stores nothing.
     let mut changed = definitions.clone();
@@ -254,7 +254,7 @@ async fn a_rejected_or_dry_run_apply_changes_nothing() {
         .unwrap();
     assert_eq!(feature.version, 2);
     assert_eq!(feature.change, Change::NewVersion { previous: 1 });
-    assert_eq!(registry.active_definitions().unwrap(), before);
+    assert_eq!(registry.latest_definitions().unwrap(), before);
     assert_eq!(
         registry.versions(Kind::Feature, "user_spend_7d").unwrap(),
         vec![1]

@@ -18,6 +18,8 @@ pub fn version_json(v: &proto::FeatureVersionStatus) -> serde_json::Value {
         "eta_seconds": v.eta_seconds,
         "cause": v.cause,
         "frozen": v.frozen,
+        "rows_skipped_no_key": v.rows_skipped_no_key,
+        "rows_skipped_no_event_time": v.rows_skipped_no_event_time,
     })
 }
 
@@ -25,7 +27,13 @@ pub fn version_json(v: &proto::FeatureVersionStatus) -> serde_json::Value {
 pub fn version_line(v: &proto::FeatureVersionStatus) -> String {
     let name = format!("{}@v{}", v.name, v.version);
     let frozen = if v.frozen { " (frozen)" } else { "" };
-    match v.state.as_str() {
+    let skipped = match (v.rows_skipped_no_key, v.rows_skipped_no_event_time) {
+        (0, 0) => String::new(),
+        (no_key, no_time) => {
+            format!(", skipped rows: {no_key} without a key, {no_time} without an event time")
+        }
+    };
+    let line = match v.state.as_str() {
         "BACKFILLING" => format!(
             "{name:<32} {:<12} {} {}/{} events, {:.0}/s, ETA {:.0}s",
             v.state,
@@ -37,7 +45,8 @@ pub fn version_line(v: &proto::FeatureVersionStatus) -> String {
         ),
         "FAILED" => format!("{name:<32} {:<12} {}", v.state, v.cause),
         _ => format!("{name:<32} {}{frozen}", v.state),
-    }
+    };
+    line + &skipped
 }
 
 /// Prints each source's heads, counters and lag, then every feature version.

@@ -16,7 +16,7 @@ use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt};
 use tonic::{Request, Response, Status, Streaming};
 
-use super::service::training_request;
+use super::convert::training_request;
 use crate::proto::GenerateTrainingSetRequest;
 
 /// The Flight service over the training-set builder.

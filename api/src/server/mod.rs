@@ -2,6 +2,7 @@
 //! shuts down cleanly on SIGINT or SIGTERM.
 
 mod config;
+mod convert;
 mod flight;
 mod metrics_http;
 mod service;
@@ -13,7 +14,8 @@ use arrow_flight::flight_service_server::FlightServiceServer;
 use freshet_engine::metrics::Metrics;
 use freshet_engine::runtime::BackfillConfig;
 use freshet_engine::training::TrainingConfig;
-use freshet_sql::load::read_definitions;
+use freshet_engine::FeatureStore;
+use freshet_sql::load::{definitions_folder, read_definitions};
 use freshet_storage::embedded::{RocksOnlineStore, RocksStateStore, SegmentLog};
 use freshet_storage::log::EventLog;
 use freshet_storage::online::OnlineStore;
@@ -23,8 +25,9 @@ use tonic::transport::server::TcpIncoming;
 use tracing::info;
 
 pub use config::{ServeConfig, ServeOptions};
+pub use convert::training_request;
 pub use flight::TrainingFlight;
-pub use service::{training_request, FeatureStoreService};
+pub use service::FeatureStoreService;
 
 use crate::proto::feature_store_server::FeatureStoreServer;
 use crate::{ApiError, Result};
@@ -61,9 +64,11 @@ pub async fn serve(
         checkpoint_rows: config.backfill_checkpoint_rows,
         max_rate: config.backfill_max_rate,
     };
-    let service =
-        FeatureStoreService::open(log, state, online, metrics.clone(), training, backfill).await?;
-    let flight = TrainingFlight::new(service.training());
+    let store = Arc::new(
+        FeatureStore::open(log, state, online, metrics.clone(), training, backfill).await?,
+    );
+    let flight = TrainingFlight::new(store.training());
+    let service = FeatureStoreService::new(store);
     if let Some(path) = &config.apply {
         apply_at_start(&service, path).await?;
     }
@@ -100,12 +105,7 @@ pub async fn serve(
 
 async fn apply_at_start(service: &FeatureStoreService, path: &Path) -> Result<()> {
     let definitions = read_definitions(path)?;
-    let base_dir = std::path::absolute(path.parent().unwrap_or(Path::new("."))).map_err(|e| {
-        ApiError::File {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        }
-    })?;
+    let base_dir = definitions_folder(path)?;
     let plan = service
         .apply_definitions(&definitions, &path.display().to_string(), &base_dir, false)
         .await?;

@@ -34,6 +34,16 @@ impl Server {
 
     /// [`Server::start`] with more `serve` arguments.
     pub fn start_with(data_dir: &Path, extra: &[&str]) -> Server {
+        Server::launch(data_dir, extra, Stdio::null())
+    }
+
+    /// [`Server::start`] with its log (standard error) written to `log`.
+    pub fn start_logging_to(data_dir: &Path, log: &Path) -> Server {
+        let file = std::fs::File::create(log).expect("create the log file");
+        Server::launch(data_dir, &[], Stdio::from(file))
+    }
+
+    fn launch(data_dir: &Path, extra: &[&str], stderr: Stdio) -> Server {
         // The child is waited for in stop() or on drop.
         #[allow(clippy::zombie_processes)]
         let mut child = Command::new(freshet())
@@ -48,7 +58,7 @@ impl Server {
             .arg(data_dir)
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("start freshet serve");
         let mut stdout = BufReader::new(child.stdout.take().unwrap());

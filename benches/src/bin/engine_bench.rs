@@ -21,7 +21,7 @@ use freshet_benches::purchase_stream::{
 };
 use freshet_benches::server::{client, freshet_binary, ServerProcess};
 use freshet_benches::stats::{per_sec, round3};
-use freshet_engine::runtime::ActiveSet;
+use freshet_engine::catalog::{FeatureCatalog, LatestSet};
 use freshet_engine::serving::FeatureServer;
 use freshet_engine::value::Value;
 use freshet_sql::registry::Registry;
@@ -266,12 +266,13 @@ async fn main() {
     let state = Arc::new(RocksStateStore::open(data.join("state")).expect("state store"));
     let online = Arc::new(RocksOnlineStore::open(data.join("online")).expect("online store"));
     let registry = Arc::new(Registry::new(state));
-    let active = Arc::new(
-        ActiveSet::load(&registry)
+    let latest = Arc::new(
+        LatestSet::load(&registry)
             .await
-            .expect("active definitions"),
+            .expect("latest definitions"),
     );
-    let in_process = Arc::new(FeatureServer::new(online, registry, active));
+    let catalog = Arc::new(FeatureCatalog::new(registry, latest));
+    let in_process = Arc::new(FeatureServer::new(online, catalog));
     let mut lookups = serde_json::Map::new();
     for per_request in [1usize, 100] {
         for clients in [1usize, 8, 32] {

@@ -50,7 +50,7 @@ impl Aggregation {
 
 impl KeyState {
     /// Adds one event, then drops or folds what the watermark (the largest event
-    /// time seen on the partition, including this event) has made unreachable.
+    /// time the lane has seen over all partitions, including this event) has made unreachable.
     pub fn insert(
         &mut self,
         aggregation: &Aggregation,

@@ -11,9 +11,7 @@ mod rejected;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use freshet_sql::duration::parse_duration;
-use freshet_sql::model::Source;
-use freshet_sql::types::ColumnSchema;
+use freshet_sql::resolved::StreamSource;
 use freshet_storage::log::{AppendAck, EventLog, Position};
 use freshet_storage::state::{column_family::COUNTERS, StateStore, WriteBatch};
 use tracing::{debug, info};
@@ -24,7 +22,8 @@ pub use decode::{PayloadFormat, RowError};
 use decode::decode;
 
 use crate::metrics::Metrics;
-use crate::{EngineError, Result};
+use crate::state_keys::{late_counter_key, rejected_counter_key, watermark_key};
+use crate::Result;
 
 /// How an ingest request treats rows that do not fit the schema.
 #[derive(Debug, Clone, Copy, Default)]
@@ -71,58 +70,9 @@ pub struct SourceStatus {
     pub late: u64,
 }
 
-/// The stream-specific parts of a source definition.
-struct StreamTarget<'a> {
-    topic: String,
-    partitions: u32,
-    schema: &'a ColumnSchema,
-    event_time: &'a str,
-    lateness: i64,
-}
-
-fn stream_target(source: &Source) -> Result<StreamTarget<'_>> {
-    let not_a_stream = |reason: &str| EngineError::NotAStream {
-        source_name: source.name.clone(),
-        reason: reason.to_string(),
-    };
-    let stream = source
-        .stream
-        .as_ref()
-        .ok_or_else(|| not_a_stream("is a file source; only stream sources take events"))?;
-    Ok(StreamTarget {
-        topic: stream.topic.clone().unwrap_or_else(|| source.name.clone()),
-        partitions: stream.partitions,
-        schema: source
-            .schema
-            .as_ref()
-            .ok_or_else(|| not_a_stream("has no schema"))?,
-        event_time: source
-            .event_time
-            .as_deref()
-            .ok_or_else(|| not_a_stream("has no event time"))?,
-        lateness: source
-            .allowed_lateness
-            .as_deref()
-            .and_then(|text| parse_duration(text).ok())
-            .map_or(0, |d| d.as_micros() as i64),
-    })
-}
-
 /// The name of the topic that keeps a source topic's refused rows.
 pub fn rejected_topic(topic: &str) -> String {
     format!("{topic}.rejected")
-}
-
-fn rejected_counter_key(source: &str) -> Vec<u8> {
-    format!("rejected/{source}").into_bytes()
-}
-
-fn late_counter_key(source: &str) -> Vec<u8> {
-    format!("late/{source}").into_bytes()
-}
-
-fn watermark_key(source: &str) -> Vec<u8> {
-    format!("watermark/{source}").into_bytes()
 }
 
 /// Turns requests into log appends.
@@ -150,33 +100,17 @@ impl Ingestor {
         }
     }
 
-    /// Creates the topics a stream source needs; file sources need none.
-    pub async fn prepare(&self, source: &Source) -> Result<()> {
-        if source.stream.is_none() {
-            return Ok(());
-        }
-        let target = stream_target(source)?;
-        self.log
-            .ensure_topic(&target.topic, target.partitions)
-            .await?;
-        self.log
-            .ensure_topic(&rejected_topic(&target.topic), 1)
-            .await?;
-        Ok(())
-    }
-
     /// Decodes `data`, then appends the valid rows to the source's topic (one durable
     /// append), unless a row is bad and `options.skip_bad_rows` is off, in which case
     /// nothing is written.
     pub async fn ingest(
         &self,
-        source: &Source,
+        source: &StreamSource,
         format: PayloadFormat,
         data: &[u8],
         options: IngestOptions,
     ) -> Result<IngestReport> {
-        let target = stream_target(source)?;
-        let decoded = decode(format, data, target.schema, target.event_time)?;
+        let decoded = decode(format, data, &source.schema, &source.event_time)?;
         let bad = decoded.bad_rows.len() as u64;
         if options.validate_only {
             let refused = bad > 0 && !options.skip_bad_rows;
@@ -211,7 +145,7 @@ impl Ingestor {
         if bad > 0 {
             let batch = rejected::rejected_rows(&decoded)?;
             self.log
-                .append(&rejected_topic(&target.topic), 0, batch)
+                .append(&rejected_topic(&source.topic), 0, batch)
                 .await?;
             self.count_rejected(&source.name, bad).await?;
         }
@@ -225,21 +159,21 @@ impl Ingestor {
         let split = late::split_late(
             decoded.valid,
             &row_numbers,
-            target.event_time,
-            target.lateness,
+            &source.event_time,
+            source.lateness_micros(),
             watermark,
         )?;
         if let Some(late_rows) = split.late {
             self.log
-                .append(&rejected_topic(&target.topic), 0, late_rows)
+                .append(&rejected_topic(&source.topic), 0, late_rows)
                 .await?;
         }
         let accepted = split.on_time.num_rows() as u64;
-        let partition = self.next_partition.fetch_add(1, Ordering::Relaxed) % target.partitions;
+        let partition = self.next_partition.fetch_add(1, Ordering::Relaxed) % source.partitions;
         let ack = if accepted > 0 {
             let ack = self
                 .log
-                .append(&target.topic, partition, split.on_time)
+                .append(&source.topic, partition, split.on_time)
                 .await?;
             debug!(source = %source.name, partition, rows = accepted, next = %ack.next, "appended");
             Some(ack)
@@ -320,13 +254,12 @@ impl Ingestor {
     }
 
     /// The source's heads and counts.
-    pub async fn status(&self, source: &Source) -> Result<SourceStatus> {
-        let target = stream_target(source)?;
+    pub async fn status(&self, source: &StreamSource) -> Result<SourceStatus> {
         let mut heads = Vec::new();
         let mut accepted = 0;
-        for partition in 0..target.partitions {
-            heads.push(self.log.head(&target.topic, partition).await?);
-            accepted += self.log.row_count(&target.topic, partition).await?;
+        for partition in 0..source.partitions {
+            heads.push(self.log.head(&source.topic, partition).await?);
+            accepted += self.log.row_count(&source.topic, partition).await?;
         }
         Ok(SourceStatus {
             heads,
@@ -334,7 +267,7 @@ impl Ingestor {
             rejected: self.rejected_count(&source.name)?,
             rejected_kept: self
                 .log
-                .row_count(&rejected_topic(&target.topic), 0)
+                .row_count(&rejected_topic(&source.topic), 0)
                 .await?,
             late: self.counter(&late_counter_key(&source.name))?,
         })

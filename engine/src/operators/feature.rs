@@ -5,11 +5,14 @@ use std::collections::HashMap;
 
 use arrow::array::Array;
 use arrow::record_batch::RecordBatch;
+use freshet_sql::resolved::ResolvedFeature;
+use freshet_sql::validate::RelationKind;
 use freshet_storage::online::OnlineRow;
 use freshet_storage::state::{column_family::OPERATOR_STATE, StateStore};
 
-use super::{feature_state_key, Changes, FeatureStats, StoredFeature};
-use crate::aggregate::{Aggregation, KeyState};
+use super::{Changes, FeatureStats, SkippedRows, StoredFeature};
+use crate::aggregate::{Aggregation, KeyState, Retention};
+use crate::state_keys::feature_state_key;
 use crate::value::{timestamps, value_at, Value};
 use crate::{EngineError, Result};
 
@@ -32,6 +35,36 @@ pub enum FeatureInput {
     },
 }
 
+impl FeatureInput {
+    /// How a feature's operator reads and aggregates; `lateness` is its stream
+    /// source's allowed lateness in microseconds (how long state keeps events that a
+    /// late event may still need).
+    pub fn of(feature: &ResolvedFeature, lateness: i64) -> Result<FeatureInput> {
+        if feature.relation_kind == RelationKind::View {
+            return Ok(FeatureInput::View {
+                column: feature.aggregate.column.clone().unwrap_or_default(),
+            });
+        }
+        Ok(FeatureInput::Events {
+            aggregation: Aggregation {
+                function: feature.aggregate.function,
+                integer_input: feature.integer_input(),
+                retention: Retention {
+                    window: feature.window_micros(),
+                    lateness,
+                },
+            },
+            time_column: feature.time_column.clone().ok_or_else(|| {
+                EngineError::Unsupported(format!(
+                    "feature '{}': its source has no event time",
+                    feature.name()
+                ))
+            })?,
+            value_column: feature.aggregate.column.clone(),
+        })
+    }
+}
+
 /// One feature version's operator.
 pub struct FeatureOperator {
     /// Its table: `name@vN`, the online-store table and state-key prefix.
@@ -46,6 +79,8 @@ pub struct FeatureOperator {
     pub track_stats: bool,
     working: HashMap<Vec<u8>, StoredFeature>,
     stats: Option<FeatureStats>,
+    /// Rows skipped since the last flush.
+    skipped: SkippedRows,
 }
 
 impl FeatureOperator {
@@ -65,6 +100,7 @@ impl FeatureOperator {
             track_stats,
             working: HashMap::new(),
             stats: None,
+            skipped: SkippedRows::default(),
         }
     }
 
@@ -94,24 +130,25 @@ impl FeatureOperator {
     }
 
     /// Folds the rows of one micro-batch. Rows are taken in event-time order (ties
-    /// in arrival order); `watermark` is the partition's largest event time before
-    /// this batch. Rows without a key or an event time are skipped and counted.
+    /// in arrival order); `watermark` is the lane's largest event time (over all partitions) before
+    /// this batch. Rows without a key or an event time are skipped and counted
+    /// (committed with the state at the next flush); returns those counts.
     pub fn apply_rows(
         &mut self,
         store: &dyn StateStore,
         batches: &[RecordBatch],
         watermark: i64,
-    ) -> Result<u64> {
+    ) -> Result<SkippedRows> {
         let FeatureInput::Events {
             aggregation,
             time_column,
             value_column,
         } = self.input.clone()
         else {
-            return Ok(0);
+            return Ok(SkippedRows::default());
         };
         let mut rows: Vec<(i64, Value, Option<Value>)> = Vec::new();
-        let mut skipped = 0;
+        let mut skipped = SkippedRows::default();
         for batch in batches {
             let column = |name: &str| {
                 batch.column_by_name(name).cloned().ok_or_else(|| {
@@ -123,11 +160,11 @@ impl FeatureOperator {
             let values = value_column.as_deref().map(column).transpose()?;
             for row in 0..batch.num_rows() {
                 let Some(key) = value_at(&keys, row)? else {
-                    skipped += 1;
+                    skipped.no_key += 1;
                     continue;
                 };
                 if times.is_null(row) {
-                    skipped += 1;
+                    skipped.no_event_time += 1;
                     continue;
                 }
                 let value = match &values {
@@ -137,6 +174,7 @@ impl FeatureOperator {
                 rows.push((times.value(row), key, value));
             }
         }
+        self.skipped.add(skipped);
         rows.sort_by_key(|(t, _, _)| *t);
         let mut high = watermark;
         for (event_time, key, value) in rows {
@@ -178,8 +216,17 @@ impl FeatureOperator {
         Ok(())
     }
 
-    /// Moves what changed into `changes`, for state and online store alike.
-    pub fn flush(&mut self, changes: &mut Changes) {
+    /// Moves what changed into `changes`, for state and online store alike; the
+    /// running count of skipped rows goes to state only.
+    pub fn flush(&mut self, store: &dyn StateStore, changes: &mut Changes) -> Result<()> {
+        if !self.skipped.is_empty() {
+            let mut total = SkippedRows::load(store, &self.table)?;
+            total.add(self.skipped);
+            total.write(&self.table, &mut changes.state);
+            changes
+                .skipped
+                .push((self.table.clone(), std::mem::take(&mut self.skipped)));
+        }
         for (key, stored) in self.working.drain() {
             let bytes = stored.encode();
             changes.state.put(
@@ -206,5 +253,6 @@ impl FeatureOperator {
                 value: bytes,
             });
         }
+        Ok(())
     }
 }

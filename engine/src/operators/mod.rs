@@ -5,33 +5,14 @@
 
 mod changes;
 mod feature;
+mod skipped;
 mod stats;
 mod stored;
 mod view;
 
 pub use changes::Changes;
 pub use feature::{FeatureInput, FeatureOperator};
+pub use skipped::SkippedRows;
 pub use stats::FeatureStats;
 pub use stored::StoredFeature;
 pub use view::{ViewOperator, ViewRow};
-
-/// The state-store key of a feature table's entry for `key` (an entity key's bytes,
-/// or empty for the feature's statistics).
-pub fn feature_state_key(table: &str, key: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(2 + table.len() + key.len());
-    out.extend_from_slice(b"f/");
-    out.extend_from_slice(table.as_bytes());
-    out.push(0);
-    out.extend_from_slice(key);
-    out
-}
-
-/// The state-store key of a view's group.
-pub fn view_state_key(view: &str, group: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(2 + view.len() + group.len());
-    out.extend_from_slice(b"v/");
-    out.extend_from_slice(view.as_bytes());
-    out.push(0);
-    out.extend_from_slice(group);
-    out
-}

@@ -9,8 +9,9 @@ use freshet_sql::streaming::{ViewPlan, ViewValue};
 use freshet_storage::state::{column_family::OPERATOR_STATE, StateStore};
 use serde::{Deserialize, Serialize};
 
-use super::{view_state_key, Changes};
+use super::Changes;
 use crate::aggregate::Accumulator;
+use crate::state_keys::view_state_key;
 use crate::value::{value_at, Value};
 use crate::{EngineError, Result};
 

@@ -11,19 +11,21 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use arrow::compute::concat_batches;
 use arrow::record_batch::RecordBatch;
-use freshet_sql::model::{Definitions, Feature, Source, Transformation};
+use freshet_sql::model::{Definitions, Feature, Transformation};
 use freshet_sql::registry::{Registry, Versioned};
+use freshet_sql::resolved::{ResolvedFeature, StreamSource};
 use freshet_storage::log::{EventLog, LogBatch, Position};
 use freshet_storage::state::column_family::{OPERATOR_STATE, SOURCE_POSITIONS};
 use freshet_storage::state::{StateStore, WriteBatch};
 use serde::{Deserialize, Serialize};
 
-use super::active::{feature_table, needs_stats, ActiveSet};
 use super::checkpoint::Checkpoint;
-use crate::operators::{
-    feature_state_key, view_state_key, Changes, FeatureInput, FeatureOperator, ViewOperator,
-};
+use crate::catalog::{feature_table, private_view_table, LatestSet};
+use crate::operators::{Changes, FeatureInput, FeatureOperator, SkippedRows, ViewOperator};
 use crate::pipeline::Pipeline;
+use crate::state_keys::{
+    feature_state_key, lane_key, lane_prefix, skipped_rows_key, view_state_key,
+};
 use crate::value::timestamps;
 use crate::{EngineError, Result};
 
@@ -43,14 +45,6 @@ pub struct LaneRecord {
     pub live: bool,
     /// Its committed progress.
     pub checkpoint: Checkpoint,
-}
-
-fn lane_prefix(source: &str) -> Vec<u8> {
-    format!("lane/{source}/").into_bytes()
-}
-
-fn lane_key(source: &str, id: u64) -> Vec<u8> {
-    format!("lane/{source}/{id:010}").into_bytes()
 }
 
 impl LaneRecord {
@@ -139,7 +133,7 @@ pub struct Lane {
     pub uncommitted_rows: u64,
     /// Rows the record held when the lane was opened or last committed.
     pub committed_rows: u64,
-    source: Source,
+    source: StreamSource,
     pipeline: Pipeline,
     views: Vec<ViewOperator>,
     features: Vec<FeatureOperator>,
@@ -151,8 +145,8 @@ impl Lane {
     /// private copy.
     pub async fn open(
         registry: &Registry,
-        active: &ActiveSet,
-        source: &Source,
+        active: &LatestSet,
+        source: &StreamSource,
         mut record: LaneRecord,
         others: &[LaneRecord],
     ) -> Result<Lane> {
@@ -176,7 +170,7 @@ impl Lane {
             labels: Vec::new(),
             training_sets: Vec::new(),
         };
-        let lane_set = ActiveSet::validated(definitions).await?;
+        let lane_set = LatestSet::validated(definitions).await?;
         let pipeline = Pipeline::build(&lane_set.definitions, &source.name).await?;
         let held: BTreeSet<&String> = others
             .iter()
@@ -191,14 +185,13 @@ impl Lane {
                 .views
                 .entry(view.clone())
                 .or_insert_with(|| match held.contains(&view) {
-                    true => format!("{view}#lane{}", record.id),
+                    true => private_view_table(&view, record.id),
                     false => view.clone(),
                 })
                 .clone();
             views.push(ViewOperator::new(table, name.clone(), plan.clone()));
         }
         let relations: Vec<String> = pipeline.relations().iter().map(|r| r.to_string()).collect();
-        let lateness = ActiveSet::lateness(source);
         let mut operators = Vec::new();
         for (feature, (name, version)) in features.iter().zip(&record.features) {
             if !relations.contains(&feature.source) {
@@ -207,18 +200,18 @@ impl Lane {
                     source.name
                 )));
             }
-            let key_column = lane_set
-                .entity_key(&feature.entity)
-                .map(str::to_string)
-                .ok_or_else(|| {
-                    EngineError::Unsupported(format!("feature '{name}': unknown entity"))
-                })?;
+            let key_column = lane_set.entity_key(&feature.entity).ok_or_else(|| {
+                EngineError::Unsupported(format!("feature '{name}': unknown entity"))
+            })?;
+            // Resolved against the tables of this lane's transformation versions,
+            // which may differ from the newest ones.
+            let resolved = ResolvedFeature::resolve(feature, key_column, &lane_set.catalog)?;
             operators.push(FeatureOperator::new(
                 feature_table(name, *version),
                 feature.source.clone(),
-                key_column,
-                lane_set.feature_input(feature, lateness)?,
-                needs_stats(feature),
+                resolved.key_column.clone(),
+                FeatureInput::of(&resolved, source.lateness_micros())?,
+                resolved.needs_stats(),
             ));
         }
         let committed_rows = record.checkpoint.total_processed();
@@ -269,11 +262,8 @@ impl Lane {
         let parts: Vec<RecordBatch> = batches.into_iter().map(|b| b.batch).collect();
         let batch = concat_batches(&parts[0].schema(), &parts)?;
         let rows = batch.num_rows() as u64;
-        let batch_high = self
-            .source
-            .event_time
-            .as_deref()
-            .and_then(|column| batch.column_by_name(column))
+        let batch_high = batch
+            .column_by_name(&self.source.event_time)
             .map(timestamps)
             .transpose()?
             .and_then(|times| arrow::compute::max(&times));
@@ -304,7 +294,7 @@ impl Lane {
         let watermark = self.record.checkpoint.watermark;
         // Each feature version folds its own state: one thread each.
         let outputs = &outputs;
-        let folded: Vec<Result<u64>> = std::thread::scope(|scope| {
+        let folded: Vec<Result<SkippedRows>> = std::thread::scope(|scope| {
             let folds: Vec<_> = self
                 .features
                 .iter_mut()
@@ -331,21 +321,21 @@ impl Lane {
 
     /// Moves the working state and the record into `changes` (the caller writes
     /// the online rows, then the state, as one commit).
-    pub fn flush(&mut self, changes: &mut Changes) {
+    pub fn flush(&mut self, store: &dyn StateStore, changes: &mut Changes) -> Result<()> {
         for view in &mut self.views {
             view.flush(changes);
         }
         // Encoding every touched key's state is the bulk of a commit: one
         // thread per feature version.
-        let parts: Vec<Changes> = std::thread::scope(|scope| {
+        let parts: Vec<Result<Changes>> = std::thread::scope(|scope| {
             let flushes: Vec<_> = self
                 .features
                 .iter_mut()
                 .map(|feature| {
                     scope.spawn(move || {
                         let mut part = Changes::default();
-                        feature.flush(&mut part);
-                        part
+                        feature.flush(store, &mut part)?;
+                        Ok(part)
                     })
                 })
                 .collect();
@@ -355,16 +345,20 @@ impl Lane {
                 .collect()
         });
         for part in parts {
+            let part = part?;
             changes.state.append(part.state);
             changes.online.extend(part.online);
+            changes.skipped.extend(part.skipped);
         }
         self.record.write(&self.source.name, &mut changes.state);
         self.committed_rows = self.record.checkpoint.total_processed();
         self.uncommitted_rows = 0;
+        Ok(())
     }
 }
 
 /// Adds to `batch` the removal of the state of feature table `table`.
 pub fn remove_feature_state(table: &str, batch: &mut WriteBatch) {
     batch.delete_prefix(OPERATOR_STATE, feature_state_key(table, b""));
+    batch.delete(OPERATOR_STATE, skipped_rows_key(table));
 }

@@ -2,17 +2,16 @@
 //! retire a version, freeze and unfreeze a feature.
 
 use freshet_sql::model::{Feature, Kind};
-use freshet_sql::registry::{parse_reference, Frozen, Registry, Retirement};
+use freshet_sql::reference::VersionRef;
+use freshet_sql::registry::{Frozen, Registry, Retirement};
 use freshet_storage::online::OnlineRow;
 use freshet_storage::state::column_family::OPERATOR_STATE;
 use freshet_storage::state::WriteBatch;
 
-use super::active::feature_table;
 use super::lane::remove_feature_state;
-use super::versions::{VersionState, VersionStatus};
 use super::Engine;
-use crate::operators::feature_state_key;
-use crate::serving::frozen_table;
+use crate::catalog::{feature_table, frozen_table, VersionState, VersionStatus};
+use crate::state_keys::feature_state_key;
 use crate::{EngineError, Result};
 
 /// Rows written to the online store per put while taking a freeze snapshot.
@@ -25,16 +24,17 @@ impl Engine {
 
     /// The version `reference` names: `name@vN`, or the newest one for a bare name.
     fn named_version(&self, reference: &str) -> Result<(String, u32)> {
-        let (name, version) = parse_reference(reference).map_err(EngineError::InvalidRequest)?;
+        let VersionRef { name, version } =
+            VersionRef::parse(reference).map_err(EngineError::InvalidRequest)?;
         let version = match version {
             Some(version) => version,
             None => self
                 .registry()
-                .active_version(Kind::Feature, name)?
+                .latest_version(Kind::Feature, &name)?
                 .ok_or_else(|| EngineError::InvalidRequest(format!("no feature '{name}'")))?,
         };
-        self.registry().resolve_version::<Feature>(name, version)?;
-        Ok((name.to_string(), version))
+        self.registry().resolve_version::<Feature>(&name, version)?;
+        Ok((name, version))
     }
 
     /// The status of `name@vVERSION`.
@@ -69,20 +69,22 @@ impl Engine {
             changes
                 .changed()
                 .await
-                .map_err(|_| EngineError::Unsupported("the engine stopped while waiting".into()))?;
+                .map_err(|_| EngineError::Stopped("the engine stopped while waiting".into()))?;
         }
     }
 
     /// Retires `name@vN`: stops maintaining it and frees its state. The version
     /// the bare name reads cannot be retired.
     pub async fn retire(&self, reference: &str) -> Result<VersionStatus> {
-        let (name, version) = parse_reference(reference).map_err(EngineError::InvalidRequest)?;
+        let VersionRef { name, version } =
+            VersionRef::parse(reference).map_err(EngineError::InvalidRequest)?;
         let version = version.ok_or_else(|| {
             EngineError::InvalidRequest(format!(
                 "retire names one version: '{name}@vN', not '{reference}'"
             ))
         })?;
-        let (name, version) = self.named_version(&format!("{name}@v{version}"))?;
+        let (name, version) =
+            self.named_version(&VersionRef::pinned(&name, version).to_string())?;
         let status = self.version_status(&name, version)?;
         match status.state {
             VersionState::Active => {

@@ -2,7 +2,6 @@
 //! definitions change; the lanes those tasks run (live and backfilling); and the
 //! committed progress that read-after-write waits on.
 
-mod active;
 mod board;
 mod checkpoint;
 mod lane;
@@ -15,6 +14,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use freshet_sql::registry::Registry;
+use freshet_sql::resolved::Resolved;
 use freshet_storage::log::{EventLog, Position};
 use freshet_storage::online::OnlineStore;
 use freshet_storage::state::StateStore;
@@ -22,14 +22,15 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::{error, info};
 
-pub use active::{feature_table, needs_stats, ActiveSet};
 pub use board::{LaneBoard, LaneInfo};
 pub use checkpoint::Checkpoint;
 pub use source_task::{
     BackfillConfig, SourceTask, TaskContext, BACKFILL_STEP_ROWS, MAX_BATCH_ROWS,
 };
-pub use versions::{version_statuses, VersionState, VersionStatus};
+pub use versions::version_statuses;
 
+use crate::catalog::{feature_table, LatestSet, VersionStatus};
+use crate::ingest::rejected_topic;
 use crate::metrics::Metrics;
 use crate::{EngineError, Result};
 
@@ -39,6 +40,8 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 /// The stream processing of every active source.
 pub struct Engine {
     context: Arc<TaskContext>,
+    /// The definitions the tasks run, resolved when they were last started.
+    resolved: RwLock<Arc<Resolved>>,
     tasks: tokio::sync::Mutex<Vec<JoinHandle<()>>>,
     progress: RwLock<HashMap<String, watch::Receiver<Vec<Position>>>>,
 }
@@ -64,13 +67,15 @@ impl Engine {
                 backfill,
                 board: Arc::new(LaneBoard::default()),
             }),
+            resolved: RwLock::new(Arc::new(Resolved::default())),
             tasks: tokio::sync::Mutex::new(Vec::new()),
             progress: RwLock::new(HashMap::new()),
         }
     }
 
-    /// Stops whatever runs and starts one task per stream source of the registry's
-    /// newest definitions. Each task first reconciles its lanes with the registry
+    /// Stops whatever runs, resolves the registry's newest definitions (once; the
+    /// serving side reads the same resolution), creates the log topics of their
+    /// stream sources, and starts one task per stream source. Each task first reconciles its lanes with the registry
     /// (a backfill for new versions, retired ones removed), then resumes every lane
     /// from its committed checkpoint. A source whose live lane cannot be opened is
     /// retried in the background and reported as the error.
@@ -80,10 +85,16 @@ impl Engine {
             task.abort();
             let _ = task.await;
         }
-        let active = Arc::new(ActiveSet::load(&self.context.registry).await?);
+        let active = Arc::new(LatestSet::load(&self.context.registry).await?);
+        for source in active.streams.values() {
+            let log = &self.context.log;
+            log.ensure_topic(&source.topic, source.partitions).await?;
+            log.ensure_topic(&rejected_topic(&source.topic), 1).await?;
+        }
+        *self.resolved.write().unwrap_or_else(|p| p.into_inner()) = active.resolved.clone();
         let mut progress = HashMap::new();
         let mut failure = None;
-        for source in active.streams() {
+        for source in active.streams.values() {
             let (sender, receiver) = watch::channel(Vec::new());
             progress.insert(source.name.clone(), receiver);
             let first = match SourceTask::open(
@@ -131,21 +142,31 @@ impl Engine {
         }
     }
 
-    /// The newest definitions with the status of every feature version: what
-    /// serving resolves names against.
-    pub async fn active_set(&self) -> Result<ActiveSet> {
-        let mut active = ActiveSet::load(&self.context.registry).await?;
-        active.statuses = self
-            .version_statuses()?
-            .into_iter()
-            .map(|s| (feature_table(&s.name, s.version), s))
-            .collect();
-        Ok(active)
+    /// The definitions the engine runs (as resolved at the last start) with the
+    /// status of every feature version now: what serving resolves names against.
+    pub fn latest_set(&self) -> Result<LatestSet> {
+        let resolved = self
+            .resolved
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        Ok(LatestSet {
+            resolved,
+            statuses: self
+                .version_statuses()?
+                .into_iter()
+                .map(|s| (feature_table(&s.name, s.version), s))
+                .collect(),
+        })
     }
 
     /// The status of every stored feature version.
     pub fn version_statuses(&self) -> Result<Vec<VersionStatus>> {
-        version_statuses(&self.context.registry, &self.context.board.snapshot())
+        version_statuses(
+            &self.context.registry,
+            self.context.state.as_ref(),
+            &self.context.board.snapshot(),
+        )
     }
 
     /// The lanes of every source and the counter their changes move.
@@ -163,7 +184,7 @@ impl Engine {
             .get(source)
             .cloned()
             .ok_or_else(|| {
-                EngineError::Unsupported(format!("source '{source}' is not being processed"))
+                EngineError::Stopped(format!("source '{source}' is not being processed"))
             })?;
         receiver
             .wait_for(|positions| {
@@ -173,7 +194,7 @@ impl Engine {
             })
             .await
             .map_err(|_| {
-                EngineError::Unsupported(format!(
+                EngineError::Stopped(format!(
                     "processing of '{source}' restarted while waiting; retry"
                 ))
             })?;

@@ -1,68 +1,23 @@
-//! [`VersionStatus`]: where each feature version stands — BACKFILLING (with its
-//! progress), READY (caught up and kept current, not what the bare name reads),
-//! ACTIVE (what the bare name reads), FAILED (with the cause) or RETIRED.
+//! Computing every feature version's [`VersionStatus`] from the registry, the
+//! lanes the source tasks report and the committed state.
 
 use std::collections::BTreeMap;
 
 use freshet_sql::model::{Feature, Kind};
 use freshet_sql::registry::{Registry, Retirement};
 
+use freshet_storage::state::StateStore;
+
 use super::board::LaneInfo;
+use crate::catalog::{feature_table, VersionState, VersionStatus};
+use crate::operators::SkippedRows;
 use crate::Result;
 
-/// The state of one feature version.
-#[derive(Debug, Clone, PartialEq)]
-pub enum VersionState {
-    /// Its lane is replaying the log.
-    Backfilling,
-    /// Caught up and kept current; reachable as `name@vN`.
-    Ready,
-    /// Caught up, and what the bare name reads.
-    Active,
-    /// Its backfill or processing failed.
-    Failed(String),
-    /// Retired; its state is freed.
-    Retired,
-}
-
-impl VersionState {
-    /// The upper-case name status reports use.
-    pub fn name(&self) -> &'static str {
-        match self {
-            VersionState::Backfilling => "BACKFILLING",
-            VersionState::Ready => "READY",
-            VersionState::Active => "ACTIVE",
-            VersionState::Failed(_) => "FAILED",
-            VersionState::Retired => "RETIRED",
-        }
-    }
-}
-
-/// One feature version's status.
-#[derive(Debug, Clone, PartialEq)]
-pub struct VersionStatus {
-    /// The feature.
-    pub name: String,
-    /// The version.
-    pub version: u32,
-    /// Its state.
-    pub state: VersionState,
-    /// Events replayed and committed (the log's size once caught up).
-    pub done: u64,
-    /// Events in the log.
-    pub total: u64,
-    /// Events replayed per second.
-    pub rate: f64,
-    /// Seconds left at that rate; 0 when unknown or done.
-    pub eta_seconds: f64,
-    /// The instant (µs) whose values reads return, while the version is frozen.
-    pub frozen_at: Option<i64>,
-}
-
 /// The status of every stored feature version, by name then version, from the
-/// registry and the lanes the source tasks report.
+/// registry, the lanes the source tasks report, and the committed state.
 pub fn version_statuses(
     registry: &Registry,
+    store: &dyn StateStore,
     lanes: &BTreeMap<String, Vec<LaneInfo>>,
 ) -> Result<Vec<VersionStatus>> {
     let mut out = Vec::new();
@@ -72,7 +27,7 @@ pub fn version_statuses(
         let serving = registry.serving_version(Kind::Feature, &name)?;
         let bare = match serving {
             Some(v) => Some(v),
-            None => registry.active_version(Kind::Feature, &name)?,
+            None => registry.latest_version(Kind::Feature, &name)?,
         };
         let lane = lanes
             .values()
@@ -102,6 +57,7 @@ pub fn version_statuses(
             .frozen(&name)?
             .filter(|f| f.version == version)
             .map(|f| f.at);
+        let skipped = SkippedRows::load(store, &feature_table(&name, version))?;
         out.push(VersionStatus {
             name,
             version,
@@ -111,6 +67,7 @@ pub fn version_statuses(
             rate,
             eta_seconds,
             frozen_at,
+            skipped,
         });
     }
     Ok(out)

@@ -3,18 +3,15 @@
 //! `t` (windows `(t - W, t]`), then fill, clipping, scaling and defaults, with
 //! parameters from the statistics the version has gathered.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
-use freshet_sql::aggregate::Aggregate;
-use freshet_sql::model::{Feature, Fill, FillStatistic, Scale};
-use freshet_sql::registry::Registry;
 use freshet_sql::types::ColumnType;
 use freshet_storage::online::OnlineStore;
 
 use crate::aggregate::KeyState;
+use crate::catalog::{FeatureCatalog, ResolvedVersion};
 use crate::operators::{FeatureInput, FeatureStats, StoredFeature};
-use crate::runtime::{feature_table, ActiveSet, VersionState};
+use crate::transforms::finish;
 use crate::value::Value;
 use crate::{EngineError, Result};
 
@@ -22,49 +19,6 @@ use crate::{EngineError, Result};
 pub const MAX_KEYS: usize = 10_000;
 /// Most features in one request.
 pub const MAX_FEATURES: usize = 1_000;
-
-/// A feature version resolved for serving.
-#[derive(Debug, Clone)]
-pub struct ServedFeature {
-    /// `name@vN`.
-    pub table: String,
-    /// Where its values are read, and at which instant: its own table at the
-    /// read time, or, while frozen, the snapshot taken at the freeze.
-    pub frozen: Option<(String, i64)>,
-    /// The definition of that version.
-    pub feature: Feature,
-    /// The type of its entity's key column.
-    pub key_type: ColumnType,
-    /// The type of the values served.
-    pub value_type: ColumnType,
-    /// How its state is evaluated.
-    pub input: FeatureInput,
-    /// Its state when it was resolved (unknown for a version applied since).
-    pub state: Option<VersionState>,
-    /// Its backfill's progress then: events done and in the log.
-    pub progress: (u64, u64),
-}
-
-impl ServedFeature {
-    /// Refuses versions that cannot serve online: backfilling, failed, retired.
-    pub fn check_servable(&self, reference: &str) -> Result<()> {
-        let table = &self.table;
-        match &self.state {
-            Some(VersionState::Backfilling) => Err(invalid(format!(
-                "feature '{reference}' ({table}) is BACKFILLING ({} of {} events replayed); \
-                 it is served once caught up",
-                self.progress.0, self.progress.1
-            ))),
-            Some(VersionState::Failed(cause)) => Err(invalid(format!(
-                "feature '{reference}' ({table}) FAILED: {cause}"
-            ))),
-            Some(VersionState::Retired) => Err(invalid(format!(
-                "feature '{reference}' ({table}) is RETIRED; its state was freed"
-            ))),
-            _ => Ok(()),
-        }
-    }
-}
 
 /// The answer to one online read.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,9 +34,7 @@ pub struct OnlineValues {
 /// Serves feature values from the online store.
 pub struct FeatureServer {
     online: Arc<dyn OnlineStore>,
-    registry: Arc<Registry>,
-    active: RwLock<Arc<ActiveSet>>,
-    resolved: RwLock<HashMap<String, Arc<ServedFeature>>>,
+    catalog: Arc<FeatureCatalog>,
 }
 
 fn invalid(message: String) -> EngineError {
@@ -90,126 +42,9 @@ fn invalid(message: String) -> EngineError {
 }
 
 impl FeatureServer {
-    /// A server reading `online`, resolving names in `registry` against `active`.
-    pub fn new(
-        online: Arc<dyn OnlineStore>,
-        registry: Arc<Registry>,
-        active: Arc<ActiveSet>,
-    ) -> Self {
-        FeatureServer {
-            online,
-            registry,
-            active: RwLock::new(active),
-            resolved: RwLock::new(HashMap::new()),
-        }
-    }
-
-    /// The active set bare names resolve against.
-    pub fn active(&self) -> Arc<ActiveSet> {
-        self.active
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    /// Switches to a new active set (after an apply); bare names resolve anew.
-    pub fn set_active(&self, active: Arc<ActiveSet>) {
-        *self.active.write().unwrap_or_else(|p| p.into_inner()) = active;
-        self.resolved
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
-    }
-
-    /// Resolves `name` or `name@vN` for an online read: refused unless the
-    /// version is READY or ACTIVE.
-    pub fn resolve(&self, reference: &str) -> Result<Arc<ServedFeature>> {
-        let served = self.resolve_definition(reference)?;
-        served.check_servable(reference)?;
-        Ok(served)
-    }
-
-    /// Resolves `name` or `name@vN` whatever its state (training sets replay the
-    /// log, so they need no state).
-    pub fn resolve_definition(&self, reference: &str) -> Result<Arc<ServedFeature>> {
-        if let Some(found) = self
-            .resolved
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(reference)
-        {
-            return Ok(found.clone());
-        }
-        let versioned = self
-            .registry
-            .resolve::<Feature>(reference)
-            .map_err(|e| invalid(format!("feature '{reference}': {e}")))?;
-        let active = self
-            .active
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        let feature = versioned.object;
-        let table = feature_table(&feature.name, versioned.version);
-        let status = active.statuses.get(&table);
-        let frozen = status
-            .and_then(|s| s.frozen_at)
-            .map(|at| (frozen_table(&table), at));
-        let state = status.map(|s| s.state.clone());
-        let progress = status.map_or((0, 0), |s| (s.done, s.total));
-        let relation = active
-            .catalog
-            .relations
-            .get(&feature.source)
-            .ok_or_else(|| {
-                invalid(format!(
-                    "feature '{reference}': its source '{}' is no longer defined",
-                    feature.source
-                ))
-            })?;
-        let key_column = active
-            .entity_key(&feature.entity)
-            .map(str::to_string)
-            .ok_or_else(|| {
-                invalid(format!(
-                    "feature '{reference}': unknown entity '{}'",
-                    feature.entity
-                ))
-            })?;
-        let key_type = relation
-            .schema
-            .get(&key_column)
-            .unwrap_or(ColumnType::String);
-        let aggregate = Aggregate::parse(&feature.aggregate).map_err(invalid)?;
-        let input_type = aggregate
-            .column
-            .as_deref()
-            .and_then(|c| relation.schema.get(c))
-            .unwrap_or(ColumnType::Int64);
-        let computed = aggregate
-            .function
-            .output_type(input_type)
-            .unwrap_or(input_type);
-        let value_type = if feature.transform.is_some() {
-            ColumnType::Float64
-        } else {
-            feature.value_type.unwrap_or(computed)
-        };
-        let served = Arc::new(ServedFeature {
-            table,
-            frozen,
-            state,
-            progress,
-            input: active.feature_input(&feature, 0)?,
-            key_type,
-            value_type,
-            feature,
-        });
-        self.resolved
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(reference.to_string(), served.clone());
-        Ok(served)
+    /// A server reading `online`, resolving names in `catalog`.
+    pub fn new(online: Arc<dyn OnlineStore>, catalog: Arc<FeatureCatalog>) -> Self {
+        FeatureServer { online, catalog }
     }
 
     /// Reads `features` for `keys` (all of `entity`) at time `at` (µs).
@@ -235,9 +70,9 @@ impl FeatureServer {
                 keys.len()
             )));
         }
-        let served: Vec<Arc<ServedFeature>> = features
+        let served: Vec<Arc<ResolvedVersion>> = features
             .iter()
-            .map(|f| self.resolve(f))
+            .map(|f| self.catalog.resolve(f))
             .collect::<Result<_>>()?;
         for feature in &served {
             if feature.feature.entity != entity {
@@ -302,11 +137,6 @@ impl FeatureServer {
     }
 }
 
-/// The online table holding a frozen version's snapshot.
-pub fn frozen_table(table: &str) -> String {
-    format!("{table}#frozen")
-}
-
 fn key_fits(key: &Value, key_type: ColumnType) -> bool {
     matches!(
         (key, key_type),
@@ -324,71 +154,5 @@ fn describe(key: &Value) -> String {
         Value::Bool(v) => format!("the boolean {v}"),
         Value::Float(v) => format!("the float {v}"),
         Value::Timestamp(v) => format!("the timestamp {v}"),
-    }
-}
-
-/// Applies fill, clipping, scaling and the default to an aggregate's raw value.
-pub fn finish(feature: &ServedFeature, raw: Option<Value>, stats: &FeatureStats) -> Option<Value> {
-    let transform = feature.feature.transform.as_ref();
-    let mut value = raw;
-    if value.is_none() {
-        value = match transform.and_then(|t| t.fill.as_ref()) {
-            Some(Fill::Constant(c)) => Some(Value::Float(*c)),
-            Some(Fill::Statistic(FillStatistic::Mean)) => {
-                (stats.count > 0).then_some(Value::Float(stats.mean))
-            }
-            Some(Fill::Statistic(FillStatistic::Median)) => stats.quantile(0.5).map(Value::Float),
-            None => None,
-        };
-    }
-    let Some(value) = value else {
-        return default_value(feature);
-    };
-    let Some(transform) = transform else {
-        return Some(cast(value, feature.value_type));
-    };
-    let Some(mut x) = value.as_f64() else {
-        return Some(value);
-    };
-    if let Some([low, high]) = transform.clip.as_deref().map(|c| [c[0], c[1]]) {
-        if let (Some(low), Some(high)) = (stats.quantile(low), stats.quantile(high)) {
-            x = x.clamp(low, high);
-        }
-    }
-    match transform.scale {
-        Some(Scale::Zscore) => {
-            let sd = stats.stddev();
-            x = if sd > 0.0 { (x - stats.mean) / sd } else { 0.0 };
-        }
-        Some(Scale::Minmax) => {
-            x = match (stats.min, stats.max) {
-                (Some(min), Some(max)) if max > min => (x - min) / (max - min),
-                _ => 0.0,
-            };
-        }
-        None => {}
-    }
-    Some(Value::Float(x))
-}
-
-fn cast(value: Value, to: ColumnType) -> Value {
-    match (value, to) {
-        (Value::Int(v), ColumnType::Float32 | ColumnType::Float64) => Value::Float(v as f64),
-        (value, _) => value,
-    }
-}
-
-fn default_value(feature: &ServedFeature) -> Option<Value> {
-    use serde_json::Value as Json;
-    let default = feature.feature.default.as_ref()?;
-    match (default, feature.value_type) {
-        (Json::Bool(b), _) => Some(Value::Bool(*b)),
-        (Json::Number(n), ColumnType::Int32 | ColumnType::Int64) => n.as_i64().map(Value::Int),
-        (Json::Number(n), _) => n.as_f64().map(Value::Float),
-        (Json::String(s), ColumnType::Timestamp) => chrono::DateTime::parse_from_rfc3339(s)
-            .ok()
-            .map(|t| Value::Timestamp(t.timestamp_micros())),
-        (Json::String(s), _) => Some(Value::Str(s.clone())),
-        _ => None,
     }
 }

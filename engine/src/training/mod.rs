@@ -35,9 +35,10 @@ pub use replay::{replay, Collector, FeatureFeed};
 pub use spill::{EventRow, Spill};
 
 use crate::aggregate::{fold_until, Aggregation};
+use crate::catalog::{FeatureCatalog, ResolvedVersion};
 use crate::operators::{FeatureInput, FeatureStats};
 use crate::pipeline::Pipeline;
-use crate::serving::{finish, FeatureServer, ServedFeature};
+use crate::transforms::finish;
 use crate::value::Value;
 use crate::{EngineError, Result};
 
@@ -114,7 +115,7 @@ pub type ProgressSink = Arc<dyn Fn(Progress) + Send + Sync>;
 pub struct TrainingSets {
     log: Arc<dyn EventLog>,
     registry: Arc<Registry>,
-    server: Arc<FeatureServer>,
+    catalog: Arc<FeatureCatalog>,
     config: TrainingConfig,
 }
 
@@ -125,7 +126,7 @@ fn invalid(message: String) -> EngineError {
 /// What a request resolved to.
 struct Resolved {
     features: Vec<String>,
-    served: Vec<Arc<ServedFeature>>,
+    served: Vec<Arc<ResolvedVersion>>,
     aggregations: Vec<Aggregation>,
     /// The distinct feeds; features reading the same column of the same relation
     /// share one.
@@ -138,17 +139,17 @@ struct Resolved {
 }
 
 impl TrainingSets {
-    /// Builds over `log`, resolving names in `registry` as `server` serves them.
+    /// Builds over `log`, resolving names in `registry` and `catalog` as serving does.
     pub fn new(
         log: Arc<dyn EventLog>,
         registry: Arc<Registry>,
-        server: Arc<FeatureServer>,
+        catalog: Arc<FeatureCatalog>,
         config: TrainingConfig,
     ) -> Self {
         TrainingSets {
             log,
             registry,
-            server,
+            catalog,
             config,
         }
     }
@@ -181,14 +182,14 @@ impl TrainingSets {
                     .map_err(|e| invalid(format!("label '{name}': {e}")))
             })
             .transpose()?;
-        let served: Vec<Arc<ServedFeature>> = features
+        let served: Vec<Arc<ResolvedVersion>> = features
             .iter()
-            .map(|f| self.server.resolve_definition(f))
+            .map(|f| self.catalog.resolve_definition(f))
             .collect::<Result<_>>()?;
         let entity = label
             .as_ref()
             .map_or(served[0].feature.entity.clone(), |l| l.entity.clone());
-        let active = self.server.active();
+        let active = self.catalog.latest();
         let key_column = active
             .entity_key(&entity)
             .ok_or_else(|| invalid(format!("unknown entity '{entity}'")))?
@@ -270,7 +271,7 @@ impl TrainingSets {
         progress: ProgressSink,
     ) -> Result<TrainingSet> {
         let resolved = self.resolve(request)?;
-        let active = self.server.active();
+        let active = self.catalog.latest();
         let (label_relation, mut label_batches, origin) = match &request.rows {
             LabelRows::Uri(uri) => (None, Some(read_label_file(uri).await?), format!("'{uri}'")),
             LabelRows::Inline(bytes) => (None, Some(read_label_ipc(bytes)?), "(inline)".into()),
@@ -334,7 +335,7 @@ impl TrainingSets {
             label_relation.as_deref(),
         );
         let mut fed: Vec<bool> = vec![false; resolved.feeds.len()];
-        for source in active.streams() {
+        for source in active.streams.values() {
             let mut pipeline = Pipeline::build(&active.definitions, &source.name).await?;
             let relations = pipeline.relations();
             let mut needed = label_relation
@@ -383,7 +384,7 @@ impl TrainingSets {
                 .map(|values| (resolved, labels, values))
         })
         .await
-        .map_err(|e| EngineError::Unsupported(format!("training-set build stopped: {e}")))?;
+        .map_err(|e| EngineError::Internal(format!("training-set build stopped: {e}")))?;
         let (resolved, labels, (values, unknown_keys)) = computed?;
         assemble(&resolved, &labels, values, unknown_keys, events_replayed)
     }
@@ -415,11 +416,7 @@ fn compute(
     let features = resolved.aggregations.len();
     let mut raw: Vec<Vec<Option<Value>>> = vec![vec![None; total]; features];
     let mut observations: Vec<Vec<Observation>> = vec![Vec::new(); features];
-    let observe: Vec<bool> = resolved
-        .served
-        .iter()
-        .map(|s| crate::runtime::needs_stats(&s.feature))
-        .collect();
+    let observe: Vec<bool> = resolved.served.iter().map(|s| s.needs_stats).collect();
     for (f, aggregation) in resolved.aggregations.iter().enumerate() {
         for (index, at) in &unknown {
             raw[f][*index as usize] = fold_until(None, aggregation, std::iter::empty(), *at);

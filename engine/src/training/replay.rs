@@ -7,7 +7,7 @@ use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, Float64Type, Int64Type};
 use arrow::record_batch::RecordBatch;
-use freshet_sql::model::Source;
+use freshet_sql::resolved::StreamSource;
 use freshet_storage::log::{EventLog, Position};
 use tracing::info;
 
@@ -149,22 +149,18 @@ fn read_value(array: &ArrayRef, row: usize) -> Result<Option<Value>> {
 /// the replay starts, through `pipeline` into `collector`.
 pub async fn replay(
     log: &dyn EventLog,
-    source: &Source,
+    source: &StreamSource,
     pipeline: &mut Pipeline,
     collector: &mut Collector<'_>,
 ) -> Result<()> {
-    let topic = source
-        .stream
-        .as_ref()
-        .and_then(|s| s.topic.clone())
-        .unwrap_or_else(|| source.name.clone());
-    let partitions = log.partitions(&topic).await?;
+    let topic = &source.topic;
+    let partitions = log.partitions(topic).await?;
     for partition in 0..partitions {
-        let total = log.row_count(&topic, partition).await?;
+        let total = log.row_count(topic, partition).await?;
         let mut done = 0u64;
         let mut from = Position::START;
         while done < total {
-            let read = log.read(&topic, partition, from, MAX_BATCH_ROWS).await?;
+            let read = log.read(topic, partition, from, MAX_BATCH_ROWS).await?;
             let Some(last) = read.last() else { break };
             from = last.next;
             let mut parts = Vec::with_capacity(read.len());

@@ -4,14 +4,14 @@
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 use tracing::debug;
 
 use crate::value::Value;
-use crate::Result;
+use crate::{EngineError, Result};
 
 /// One input event of one feature: its entity key number, event time, place in
 /// the replay (ties in event time go by it), and aggregated value.
@@ -109,7 +109,7 @@ impl Spill {
     }
 
     fn spill_all(&mut self) -> Result<()> {
-        std::fs::create_dir_all(&self.dir)?;
+        std::fs::create_dir_all(&self.dir).map_err(|e| spill_error(&self.dir, e))?;
         for (feature, partitions) in self.memory.iter_mut().enumerate() {
             for (partition, rows) in partitions.iter_mut().enumerate() {
                 if rows.is_empty() {
@@ -118,14 +118,16 @@ impl Spill {
                 let slot = &mut self.files[feature][partition];
                 if slot.is_none() {
                     let path = self.dir.join(format!("f{feature}-p{partition}.bin"));
+                    let created = File::create(&path).map_err(|e| spill_error(&path, e))?;
                     *slot = Some(SpillFile {
-                        writer: BufWriter::new(File::create(&path)?),
+                        writer: BufWriter::new(created),
                         path,
                         chunks: 0,
                     });
                 }
                 let file = slot.as_mut().expect("created above");
-                bincode::serialize_into(&mut file.writer, rows).map_err(std::io::Error::other)?;
+                bincode::serialize_into(&mut file.writer, rows)
+                    .map_err(|e| spill_error(&file.path, std::io::Error::other(e)))?;
                 file.chunks += 1;
                 self.spilled += rows.len() as u64;
                 rows.clear();
@@ -140,15 +142,16 @@ impl Spill {
     pub fn take(&mut self, feature: usize, partition: usize) -> Result<Vec<EventRow>> {
         let mut rows = Vec::new();
         if let Some(mut file) = self.files[feature][partition].take() {
-            file.writer.flush()?;
+            let path = file.path;
+            file.writer.flush().map_err(|e| spill_error(&path, e))?;
             drop(file.writer);
-            let mut reader = BufReader::new(File::open(&file.path)?);
+            let mut reader = BufReader::new(File::open(&path).map_err(|e| spill_error(&path, e))?);
             for _ in 0..file.chunks {
-                let chunk: Vec<EventRow> =
-                    bincode::deserialize_from(&mut reader).map_err(std::io::Error::other)?;
+                let chunk: Vec<EventRow> = bincode::deserialize_from(&mut reader)
+                    .map_err(|e| spill_error(&path, std::io::Error::other(e)))?;
                 rows.extend(chunk);
             }
-            std::fs::remove_file(&file.path)?;
+            std::fs::remove_file(&path).map_err(|e| spill_error(&path, e))?;
         }
         let held = std::mem::take(&mut self.memory[feature][partition]);
         self.buffered = self
@@ -210,5 +213,13 @@ mod tests {
         let dir_of_spilled = spilled.dir.clone();
         drop(spilled);
         assert!(!dir_of_spilled.exists());
+    }
+}
+
+/// A spill file's I/O error, naming the file.
+fn spill_error(path: &Path, source: std::io::Error) -> EngineError {
+    EngineError::Spill {
+        path: path.to_path_buf(),
+        source,
     }
 }

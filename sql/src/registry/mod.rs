@@ -23,6 +23,7 @@ use tracing::info;
 use crate::error::{Result, SqlError};
 use crate::lineage::dependency_order;
 use crate::model::{Definitions, Kind, Object};
+use crate::reference::VersionRef;
 use crate::validate::{validate, Catalog};
 
 pub use lifecycle::{Frozen, Retirement};
@@ -38,7 +39,7 @@ pub enum Change {
         /// The version it replaces as active.
         previous: u32,
     },
-    /// Identical to the active version: nothing is written.
+    /// Identical to the latest version: nothing is written.
     Unchanged,
 }
 
@@ -86,19 +87,6 @@ fn active_key(kind: Kind, name: &str) -> Vec<u8> {
     format!("active/{}/{}", kind.name(), name).into_bytes()
 }
 
-/// Splits `name@vN` into the name and version; a bare name has no version.
-pub fn parse_reference(reference: &str) -> Result<(&str, Option<u32>), String> {
-    match reference.split_once('@') {
-        None => Ok((reference, None)),
-        Some((name, version)) => version
-            .strip_prefix('v')
-            .and_then(|v| v.parse::<u32>().ok())
-            .filter(|v| *v > 0)
-            .map(|v| (name, Some(v)))
-            .ok_or_else(|| format!("'{reference}' is not NAME or NAME@vN (N from 1)")),
-    }
-}
-
 impl Registry {
     /// A registry over `store`.
     pub fn new(store: Arc<dyn StateStore>) -> Self {
@@ -108,8 +96,9 @@ impl Registry {
         }
     }
 
-    /// The active version number of an object, if it exists.
-    pub fn active_version(&self, kind: Kind, name: &str) -> Result<Option<u32>> {
+    /// The latest (newest applied) version number of an object, if it exists; not
+    /// necessarily the one its bare name serves (see `serving_version`).
+    pub fn latest_version(&self, kind: Kind, name: &str) -> Result<Option<u32>> {
         let Some(bytes) = self.store.get(REGISTRY, &active_key(kind, name))? else {
             return Ok(None);
         };
@@ -138,21 +127,22 @@ impl Registry {
             .collect()
     }
 
-    /// Resolves `name` (the active version) or `name@vN` (that version).
+    /// Resolves `name` (the serving version, else the latest) or `name@vN` (that version).
     pub fn resolve<T: Object>(&self, reference: &str) -> Result<Versioned<T>> {
         let not_found = |hint: String| SqlError::NotFound {
             kind: T::KIND.name(),
             reference: reference.to_string(),
             hint,
         };
-        let (name, version) =
-            parse_reference(reference).map_err(|m| not_found(format!(": {m}")))?;
+        let VersionRef { name, version } =
+            VersionRef::parse(reference).map_err(|m| not_found(format!(": {m}")))?;
+        let name = name.as_str();
         let version = match version {
             Some(version) => version,
             None => match self.serving_version(T::KIND, name)? {
                 Some(version) => version,
                 None => self
-                    .active_version(T::KIND, name)?
+                    .latest_version(T::KIND, name)?
                     .ok_or_else(|| not_found(String::new()))?,
             },
         };
@@ -178,8 +168,8 @@ impl Registry {
         Ok(Versioned { version, object })
     }
 
-    /// The active version of every object of kind `T`, with its version number.
-    pub fn active_versions<T: Object>(&self) -> Result<Vec<Versioned<T>>> {
+    /// The latest version of every object of kind `T`, with its version number.
+    pub fn latest_versions<T: Object>(&self) -> Result<Vec<Versioned<T>>> {
         let prefix = format!("active/{}/", T::KIND.name());
         self.store
             .scan_prefix(REGISTRY, prefix.as_bytes())?
@@ -213,23 +203,23 @@ impl Registry {
             .collect()
     }
 
-    fn active_of<T: Object>(&self) -> Result<Vec<T>> {
+    fn latest_of<T: Object>(&self) -> Result<Vec<T>> {
         Ok(self
-            .active_versions::<T>()?
+            .latest_versions::<T>()?
             .into_iter()
             .map(|v| v.object)
             .collect())
     }
 
-    /// The active version of every object.
-    pub fn active_definitions(&self) -> Result<Definitions> {
+    /// The latest version of every object.
+    pub fn latest_definitions(&self) -> Result<Definitions> {
         Ok(Definitions {
-            sources: self.active_of()?,
-            transformations: self.active_of()?,
-            entities: self.active_of()?,
-            features: self.active_of()?,
-            labels: self.active_of()?,
-            training_sets: self.active_of()?,
+            sources: self.latest_of()?,
+            transformations: self.latest_of()?,
+            entities: self.latest_of()?,
+            features: self.latest_of()?,
+            labels: self.latest_of()?,
+            training_sets: self.latest_of()?,
         })
     }
 
@@ -244,7 +234,7 @@ impl Registry {
         dry_run: bool,
     ) -> Result<(Plan, Catalog)> {
         let _serialised = self.apply_lock.lock().await;
-        let active = self.active_definitions()?;
+        let active = self.latest_definitions()?;
         let merged = Definitions {
             sources: overlay(&active.sources, &definitions.sources),
             transformations: overlay(&active.transformations, &definitions.transformations),
@@ -253,7 +243,8 @@ impl Registry {
             labels: overlay(&active.labels, &definitions.labels),
             training_sets: overlay(&active.training_sets, &definitions.training_sets),
         };
-        let (validated, catalog) = validate(&merged, file, base_dir).await?;
+        let resolved = validate(&merged, file, base_dir).await?;
+        let validated = &resolved.definitions;
 
         let mut plan = Plan::default();
         let mut batch = WriteBatch::new();
@@ -317,7 +308,7 @@ impl Registry {
             let named = named(Kind::TrainingSet, &object.name);
             self.diff(object, named, &mut plan, &mut batch)?;
         }
-        self.check_pinned_versions(&validated, &plan, file)?;
+        self.check_pinned_versions(validated, &plan, file)?;
         if !dry_run && !batch.is_empty() {
             self.store.write(batch)?;
             for change in plan
@@ -328,7 +319,7 @@ impl Registry {
                 info!(kind = change.kind.name(), name = %change.name, version = change.version, "applied");
             }
         }
-        Ok((plan, catalog))
+        Ok((plan, resolved.catalog))
     }
 
     /// Checks that every `feature@vN` a training set pins is stored or is created by
@@ -342,9 +333,14 @@ impl Registry {
         let mut errors = Vec::new();
         for training_set in &definitions.training_sets {
             for reference in &training_set.features {
-                let Ok((name, Some(version))) = parse_reference(reference) else {
+                let Ok(VersionRef {
+                    name,
+                    version: Some(version),
+                }) = VersionRef::parse(reference)
+                else {
                     continue;
                 };
+                let name = name.as_str();
                 let planned = plan
                     .changes
                     .iter()
@@ -379,7 +375,7 @@ impl Registry {
         batch: &mut WriteBatch,
     ) -> Result<u32> {
         let name = object.name();
-        let (version, change) = match self.active_version(T::KIND, name)? {
+        let (version, change) = match self.latest_version(T::KIND, name)? {
             None => (1, Change::Created),
             Some(current) => {
                 let stored = self.resolve_version::<T>(name, current)?.object;

@@ -8,7 +8,8 @@ use super::problems::Problems;
 use crate::aggregate::{Aggregate, AggregateFunction};
 use crate::duration::parse_duration;
 use crate::model::{Definitions, Entity, Feature, Fill, Kind, Label, TrainingSet};
-use crate::registry::parse_reference;
+use crate::reference::VersionRef;
+use crate::resolved::aggregate_types;
 use crate::types::ColumnType;
 
 /// Checks entities, features, labels and training sets.
@@ -170,31 +171,23 @@ fn check_feature(
             ),
         );
     }
-    let output = match &aggregate.column {
-        None => ColumnType::Int64,
-        Some(column) => match relation.schema.get(column) {
-            None => {
-                problems.add(
-                    Kind::Feature,
-                    name,
-                    "aggregate",
-                    format!("'{}' has no column '{column}'", feature.source),
-                );
-                return;
-            }
-            Some(input) => match aggregate.function.output_type(input) {
-                Ok(output) => output,
-                Err(message) => {
-                    problems.add(
-                        Kind::Feature,
-                        name,
-                        "aggregate",
-                        format!("{message} ('{column}' is {input})"),
-                    );
-                    return;
-                }
-            },
-        },
+    if let Some(column) = &aggregate.column {
+        if relation.schema.get(column).is_none() {
+            problems.add(
+                Kind::Feature,
+                name,
+                "aggregate",
+                format!("'{}' has no column '{column}'", feature.source),
+            );
+            return;
+        }
+    }
+    let output = match aggregate_types(&aggregate, relation) {
+        Ok((_, output)) => output,
+        Err(message) => {
+            problems.add(Kind::Feature, name, "aggregate", message);
+            return;
+        }
     };
     let value_type = feature.value_type.unwrap_or(output);
     if !type_accepts(value_type, output) {
@@ -372,14 +365,14 @@ fn check_training_set(
     }
     let mut listed = BTreeSet::new();
     for reference in &training_set.features {
-        let feature_name = match parse_reference(reference) {
-            Ok((feature_name, _)) => feature_name,
+        let feature_name = match VersionRef::parse(reference) {
+            Ok(parsed) => parsed.name,
             Err(message) => {
                 problems.add(Kind::TrainingSet, name, "features", message);
                 continue;
             }
         };
-        if !listed.insert(feature_name) {
+        if !listed.insert(feature_name.clone()) {
             problems.add(
                 Kind::TrainingSet,
                 name,
@@ -387,7 +380,7 @@ fn check_training_set(
                 format!("feature '{feature_name}' is listed more than once"),
             );
         }
-        match features.get(feature_name) {
+        match features.get(feature_name.as_str()) {
             None => problems.add(
                 Kind::TrainingSet,
                 name,

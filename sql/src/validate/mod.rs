@@ -15,16 +15,13 @@ pub use catalog::{Catalog, Relation, RelationKind};
 
 use crate::error::Result;
 use crate::model::Definitions;
+use crate::resolved::Resolved;
 use problems::Problems;
 
 /// Validates `definitions` (read from `file`; relative `file://` URIs resolve
-/// against `base_dir`). On success returns the definitions with file URIs made
-/// absolute, and the catalog of their tables.
-pub async fn validate(
-    definitions: &Definitions,
-    file: &str,
-    base_dir: &Path,
-) -> Result<(Definitions, Catalog)> {
+/// against `base_dir`). On success returns them resolved: file URIs made
+/// absolute, the catalog of their tables, and every stream and feature parsed.
+pub async fn validate(definitions: &Definitions, file: &str, base_dir: &Path) -> Result<Resolved> {
     let mut definitions = definitions.clone();
     let mut problems = Problems::new(file);
     names::check_names(&definitions, &mut problems);
@@ -41,5 +38,6 @@ pub async fn validate(
     )
     .await;
     features::check_features(&definitions, &catalog, &mut problems);
-    problems.finish((definitions, catalog))
+    let (definitions, catalog) = problems.finish((definitions, catalog))?;
+    Resolved::new(definitions, catalog)
 }

@@ -1,0 +1,251 @@
+//! Conversions between the `freshet.v1` protos and the engine's types: requests
+//! in, reports and values out, and the status of a refused ingest.
+
+use arrow::ipc::writer::StreamWriter;
+use arrow::record_batch::RecordBatch;
+use freshet_engine::catalog::{VersionState, VersionStatus};
+use freshet_engine::ingest::{IngestReport, PayloadFormat, RowError};
+use freshet_engine::serving::OnlineValues;
+use freshet_engine::store::StoreStatus;
+use freshet_engine::training::{LabelRows, Progress, TrainingRequest};
+use freshet_engine::value::Value;
+use freshet_sql::registry::{Change, PlannedChange};
+use prost::Message;
+use tonic::{Code, Status};
+
+use crate::proto;
+
+/// A version's status as the API reports it.
+pub fn version_to_proto(status: VersionStatus) -> proto::FeatureVersionStatus {
+    proto::FeatureVersionStatus {
+        state: status.state.name().to_string(),
+        cause: match &status.state {
+            VersionState::Failed(cause) => cause.clone(),
+            _ => String::new(),
+        },
+        name: status.name,
+        version: status.version,
+        events_done: status.done,
+        events_total: status.total,
+        events_per_second: status.rate,
+        eta_seconds: status.eta_seconds,
+        frozen: status.frozen_at.is_some(),
+        rows_skipped_no_key: status.skipped.no_key,
+        rows_skipped_no_event_time: status.skipped.no_event_time,
+    }
+}
+
+/// The engine's request for a `GenerateTrainingSet` request (or a Flight ticket,
+/// which is the same message as JSON).
+pub fn training_request(request: proto::GenerateTrainingSetRequest) -> TrainingRequest {
+    let some = |text: String| (!text.is_empty()).then_some(text);
+    let rows = if !request.labels_arrow_ipc.is_empty() {
+        LabelRows::Inline(request.labels_arrow_ipc)
+    } else if !request.labels_uri.is_empty() {
+        LabelRows::Uri(request.labels_uri)
+    } else {
+        LabelRows::Registry
+    };
+    TrainingRequest {
+        training_set: some(request.training_set),
+        label: some(request.label),
+        features: request.features,
+        rows,
+        timestamp_column: some(request.timestamp_column),
+        feature_offset: some(request.feature_offset),
+    }
+}
+
+/// One record batch as a self-contained Arrow IPC stream.
+pub fn ipc_bytes(batch: &RecordBatch) -> std::result::Result<Vec<u8>, Status> {
+    let mut bytes = Vec::new();
+    let mut writer = StreamWriter::try_new(&mut bytes, &batch.schema())
+        .map_err(|e| Status::internal(format!("encoding a training-set batch: {e}")))?;
+    writer
+        .write(batch)
+        .and_then(|_| writer.finish())
+        .map_err(|e| Status::internal(format!("encoding a training-set batch: {e}")))?;
+    drop(writer);
+    Ok(bytes)
+}
+
+/// A progress report of a training-set build.
+pub fn progress_message(progress: Progress) -> proto::GenerateTrainingSetResponse {
+    proto::GenerateTrainingSetResponse {
+        progress: Some(proto::TrainingSetProgress {
+            rows_done: progress.rows_done,
+            rows_total: progress.rows_total,
+        }),
+        ..Default::default()
+    }
+}
+
+/// One line of an apply's plan.
+pub fn change_to_proto(change: &PlannedChange) -> proto::PlannedChange {
+    let (action, previous_version) = match change.change {
+        Change::Created => (proto::ChangeAction::Created, 0),
+        Change::NewVersion { previous } => (proto::ChangeAction::NewVersion, previous),
+        Change::Unchanged => (proto::ChangeAction::Unchanged, 0),
+    };
+    proto::PlannedChange {
+        kind: change.kind.name().to_string(),
+        name: change.name.clone(),
+        version: change.version,
+        action: action as i32,
+        previous_version,
+    }
+}
+
+fn row_error_to_proto(error: &RowError) -> proto::RowError {
+    proto::RowError {
+        row: error.row,
+        column: error.column.clone().unwrap_or_default(),
+        reason: error.reason.clone(),
+    }
+}
+
+/// An ingest's report.
+pub fn report_to_proto(report: &IngestReport) -> proto::IngestResponse {
+    proto::IngestResponse {
+        accepted: report.accepted,
+        rejected: report.rejected,
+        errors: report.errors.iter().map(row_error_to_proto).collect(),
+        first_position: report.ack.map(|a| a.first.to_string()).unwrap_or_default(),
+        next_position: report.ack.map(|a| a.next.to_string()).unwrap_or_default(),
+        partition: report.partition,
+        late: report.late,
+    }
+}
+
+/// The status for a refused request: a summary naming the first problems, with the
+/// full [`proto::IngestResponse`] in the details.
+pub fn refused(source: &str, report: &IngestReport) -> Status {
+    const SHOWN: usize = 5;
+    let mut message = format!(
+        "ingest into '{source}' refused: {} problem(s) in {} row(s); nothing was written",
+        report.errors.len(),
+        report.rejected
+    );
+    for error in report.errors.iter().take(SHOWN) {
+        match &error.column {
+            Some(column) => message.push_str(&format!(
+                "\n  row {}, column '{column}': {}",
+                error.row, error.reason
+            )),
+            None => message.push_str(&format!("\n  row {}: {}", error.row, error.reason)),
+        }
+    }
+    if report.errors.len() > SHOWN {
+        message.push_str(&format!("\n  ... and {} more", report.errors.len() - SHOWN));
+    }
+    Status::with_details(
+        Code::InvalidArgument,
+        message,
+        report_to_proto(report).encode_to_vec().into(),
+    )
+}
+
+/// The engine's payload format for a request's `format` field.
+pub fn payload_format(value: i32) -> std::result::Result<PayloadFormat, Status> {
+    match proto::PayloadFormat::try_from(value) {
+        Ok(proto::PayloadFormat::JsonLines) => Ok(PayloadFormat::JsonLines),
+        Ok(proto::PayloadFormat::Csv) => Ok(PayloadFormat::Csv),
+        Ok(proto::PayloadFormat::ArrowIpc) => Ok(PayloadFormat::ArrowIpc),
+        _ => Err(Status::invalid_argument(format!(
+            "format {value} is not one of JSON_LINES, CSV, ARROW_IPC"
+        ))),
+    }
+}
+
+/// The answer to a lookup: one row per key (in request order), evaluated at `at`.
+pub fn online_to_proto(
+    values: OnlineValues,
+    keys: Vec<proto::EntityKey>,
+    at: i64,
+) -> proto::GetOnlineFeaturesResponse {
+    use proto::feature_value::Value as V;
+    let rows = values
+        .rows
+        .into_iter()
+        .zip(keys)
+        .map(|(row, key)| proto::FeatureRow {
+            key: Some(key),
+            values: row
+                .into_iter()
+                .map(|value| proto::FeatureValue {
+                    value: value.map(|value| match value {
+                        Value::Bool(v) => V::BoolValue(v),
+                        Value::Int(v) => V::IntValue(v),
+                        Value::Float(v) => V::DoubleValue(v),
+                        Value::Str(v) => V::StringValue(v),
+                        Value::Timestamp(v) => V::TimestampMicros(v),
+                    }),
+                })
+                .collect(),
+        })
+        .collect();
+    proto::GetOnlineFeaturesResponse {
+        features: values.versions,
+        types: values.types.iter().map(|t| t.name().to_string()).collect(),
+        rows,
+        evaluated_at_micros: at,
+    }
+}
+
+/// The entity keys of a lookup; a key with no value is refused, naming it.
+pub fn keys_from_proto(keys: &[proto::EntityKey]) -> Result<Vec<Value>, Status> {
+    keys.iter()
+        .enumerate()
+        .map(|(i, key)| match &key.key {
+            Some(proto::entity_key::Key::IntValue(v)) => Ok(Value::Int(*v)),
+            Some(proto::entity_key::Key::StringValue(v)) => Ok(Value::Str(v.clone())),
+            Some(proto::entity_key::Key::BoolValue(v)) => Ok(Value::Bool(*v)),
+            None => Err(Status::invalid_argument(format!(
+                "entity key #{i} has no value"
+            ))),
+        })
+        .collect()
+}
+
+/// A `GetStatus` answer.
+pub fn status_to_proto(status: StoreStatus) -> proto::GetStatusResponse {
+    let sources = status
+        .sources
+        .into_iter()
+        .map(|source| {
+            let mut out = proto::SourceStatus {
+                name: source.name,
+                version: source.version,
+                kind: if source.stream.is_some() {
+                    "stream"
+                } else {
+                    "file"
+                }
+                .to_string(),
+                ..Default::default()
+            };
+            if let Some(stream) = source.stream {
+                out.partitions = stream
+                    .heads
+                    .iter()
+                    .enumerate()
+                    .map(|(partition, head)| proto::PartitionStatus {
+                        partition: partition as u32,
+                        head: head.to_string(),
+                    })
+                    .collect();
+                out.events_accepted = stream.accepted;
+                out.events_rejected = stream.rejected;
+                out.events_rejected_kept = stream.rejected_kept;
+                out.events_late = stream.late;
+                out.events_processed = stream.processed;
+                out.lag = stream.lag;
+            }
+            out
+        })
+        .collect();
+    proto::GetStatusResponse {
+        sources,
+        features: status.features.into_iter().map(version_to_proto).collect(),
+    }
+}

@@ -1,0 +1,58 @@
+//! The catalog: [`LatestSet`], the latest version of every definition, resolved
+//! once, with the status of every feature version — what the runtime, serving
+//! and training are built from — and the naming of the tables that hold
+//! versions' values.
+
+mod resolve;
+mod tables;
+mod versions;
+
+pub use resolve::{FeatureCatalog, ResolvedVersion};
+pub use tables::{feature_table, frozen_table, private_view_table};
+pub use versions::{VersionState, VersionStatus};
+
+use std::collections::BTreeMap;
+use std::ops::Deref;
+use std::path::Path;
+use std::sync::Arc;
+
+use freshet_sql::registry::Registry;
+use freshet_sql::resolved::Resolved;
+use freshet_sql::validate::validate;
+
+use crate::Result;
+
+/// The newest definitions, resolved, and the status of every feature version.
+/// Dereferences to the [`Resolved`] definitions.
+#[derive(Debug, Clone)]
+pub struct LatestSet {
+    /// The newest version of every definition, resolved (shared: resolved once
+    /// per apply, however many readers).
+    pub resolved: Arc<Resolved>,
+    /// The status of every feature version, by table (`name@vN`).
+    pub statuses: BTreeMap<String, VersionStatus>,
+}
+
+impl Deref for LatestSet {
+    type Target = Resolved;
+
+    fn deref(&self) -> &Resolved {
+        &self.resolved
+    }
+}
+
+impl LatestSet {
+    /// Reads the active set from the registry (no version statuses).
+    pub async fn load(registry: &Registry) -> Result<LatestSet> {
+        LatestSet::validated(registry.latest_definitions()?).await
+    }
+
+    /// Validates and resolves `definitions` (as stored, so file URIs are
+    /// absolute); no versions.
+    pub async fn validated(definitions: freshet_sql::Definitions) -> Result<LatestSet> {
+        Ok(LatestSet {
+            resolved: Arc::new(validate(&definitions, "registry", Path::new("/")).await?),
+            statuses: BTreeMap::new(),
+        })
+    }
+}

@@ -1,0 +1,48 @@
+//! What a source task is configured with and shares with the others: the
+//! storage, metrics and registry, backfill settings, and the lane board.
+
+use std::sync::Arc;
+
+use freshet_sql::registry::Registry;
+use freshet_storage::log::EventLog;
+use freshet_storage::online::OnlineStore;
+use freshet_storage::state::StateStore;
+
+use crate::metrics::Metrics;
+use crate::runtime::board::LaneBoard;
+
+/// How backfills run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BackfillConfig {
+    /// A backfill commits its state and position every this many rows.
+    pub checkpoint_rows: u64,
+    /// Events per second a backfill replays at most; 0 for no cap.
+    pub max_rate: u64,
+}
+
+impl Default for BackfillConfig {
+    fn default() -> Self {
+        BackfillConfig {
+            checkpoint_rows: 4_000_000,
+            max_rate: 0,
+        }
+    }
+}
+
+/// What every source task shares.
+pub struct TaskContext {
+    /// The event log.
+    pub log: Arc<dyn EventLog>,
+    /// Operator state, lane records and the registry.
+    pub state: Arc<dyn StateStore>,
+    /// Feature values for serving.
+    pub online: Arc<dyn OnlineStore>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// The definitions and their versions.
+    pub registry: Arc<Registry>,
+    /// Backfill settings.
+    pub backfill: BackfillConfig,
+    /// Where lanes are reported.
+    pub board: Arc<LaneBoard>,
+}

@@ -1,0 +1,90 @@
+//! The layout of the engine's keys in the state store, in one place. Each
+//! function names the column family its key lives in.
+//!
+//! | column family | key | value |
+//! |---|---|---|
+//! | `operator_state` | `f/TABLE\0KEY` | a feature table's state for one entity key (bincode `StoredFeature`) |
+//! | `operator_state` | `f/TABLE\0` (empty key) | the table's value statistics (bincode `FeatureStats`) |
+//! | `operator_state` | `s/TABLE` | rows the table could not place (bincode `SkippedRows`) |
+//! | `operator_state` | `v/VIEW\0GROUP` | a view's row for one group (bincode `ViewRow`) |
+//! | `source_positions` | `lane/SOURCE/ID` | a lane's record and checkpoint (bincode `LaneRecord`) |
+//! | `counters` | `rejected/SOURCE`, `late/SOURCE` | ingest counters (u64, big-endian) |
+//! | `counters` | `watermark/SOURCE` | the largest event time accepted (i64, big-endian) |
+//!
+//! `TABLE` is a feature version's table (`name@vN`), `VIEW` a view version's
+//! (`name@vN`, or `name@vN#laneID` for a lane's private copy).
+
+/// `operator_state`: a feature table's entry for `key` (an entity key's bytes,
+/// or empty for the table's statistics). Every entry of a table shares the
+/// prefix `feature_state_key(table, b"")`.
+pub fn feature_state_key(table: &str, key: &[u8]) -> Vec<u8> {
+    entry(b"f/", table, key)
+}
+
+/// `operator_state`: a view's row for `group`. Every row of a view shares the
+/// prefix `view_state_key(view, b"")`.
+pub fn view_state_key(view: &str, group: &[u8]) -> Vec<u8> {
+    entry(b"v/", view, group)
+}
+
+/// `operator_state`: a feature table's skipped-row counts.
+pub fn skipped_rows_key(table: &str) -> Vec<u8> {
+    format!("s/{table}").into_bytes()
+}
+
+/// `source_positions`: the prefix of every lane record of `source`.
+pub fn lane_prefix(source: &str) -> Vec<u8> {
+    format!("lane/{source}/").into_bytes()
+}
+
+/// `source_positions`: lane `id` of `source` (ids sort numerically).
+pub fn lane_key(source: &str, id: u64) -> Vec<u8> {
+    format!("lane/{source}/{id:010}").into_bytes()
+}
+
+/// `counters`: events of `source` ever refused.
+pub fn rejected_counter_key(source: &str) -> Vec<u8> {
+    format!("rejected/{source}").into_bytes()
+}
+
+/// `counters`: events of `source` refused as late.
+pub fn late_counter_key(source: &str) -> Vec<u8> {
+    format!("late/{source}").into_bytes()
+}
+
+/// `counters`: the largest event time of `source` accepted so far.
+pub fn watermark_key(source: &str) -> Vec<u8> {
+    format!("watermark/{source}").into_bytes()
+}
+
+/// `TAG NAME \0 KEY`: the NUL ends the name, so one name's prefix never covers
+/// another name that extends it.
+fn entry(tag: &[u8], name: &str, key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(tag.len() + name.len() + 1 + key.len());
+    out.extend_from_slice(tag);
+    out.extend_from_slice(name.as_bytes());
+    out.push(0);
+    out.extend_from_slice(key);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_prefix_covers_its_entries_and_not_a_longer_name() {
+        let prefix = feature_state_key("spend@v1", b"");
+        assert!(feature_state_key("spend@v1", b"42").starts_with(&prefix));
+        assert!(!feature_state_key("spend@v10", b"42").starts_with(&prefix));
+        assert!(!view_state_key("spend@v1", b"42").starts_with(&prefix));
+        assert_eq!(skipped_rows_key("spend@v1"), b"s/spend@v1".to_vec());
+    }
+
+    #[test]
+    fn lane_keys_sort_by_id() {
+        assert!(lane_key("clicks", 9) < lane_key("clicks", 10));
+        assert!(lane_key("clicks", 9).starts_with(&lane_prefix("clicks")));
+        assert!(!lane_key("clicks2", 1).starts_with(&lane_prefix("clicks")));
+    }
+}
