@@ -25,8 +25,11 @@ pub struct AppendPlan {
 /// What an append run did.
 #[derive(Debug)]
 pub struct AppendOutcome {
+    /// Appends acknowledged.
     pub appends: u64,
+    /// Records they held.
     pub records: u64,
+    /// Seconds the run took.
     pub secs: f64,
     /// How long each acknowledged append took, in no particular order.
     pub latencies: Vec<Duration>,

@@ -23,10 +23,15 @@ pub struct RawPlan {
 /// What a raw run did.
 #[derive(Debug, Clone, Copy)]
 pub struct RawOutcome {
+    /// Bytes per write call.
     pub chunk_bytes: usize,
+    /// Bytes written.
     pub bytes: u64,
+    /// Write calls made.
     pub writes: u64,
+    /// fdatasync calls made.
     pub syncs: u64,
+    /// Seconds the run took.
     pub secs: f64,
     /// Whether the time budget, not `total_bytes`, ended the run.
     pub stopped_by_time: bool,

@@ -10,11 +10,13 @@ use crate::BenchResult;
 /// What a replay did.
 #[derive(Debug, Clone, Copy)]
 pub struct ReplayOutcome {
+    /// Records read.
     pub records: u64,
     /// Batches (frames) returned.
     pub batches: u64,
     /// `read` calls made, the last one returning nothing.
     pub reads: u64,
+    /// Seconds the replay took.
     pub secs: f64,
 }
 

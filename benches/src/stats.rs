@@ -28,8 +28,11 @@ pub fn round3(value: f64) -> f64 {
 /// p50, p99 and max of a set of latencies, in microseconds.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Latency {
+    /// The median.
     pub p50_us: u64,
+    /// The 99th percentile.
     pub p99_us: u64,
+    /// The largest.
     pub max_us: u64,
 }
 

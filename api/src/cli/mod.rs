@@ -57,6 +57,7 @@ pub enum Command {
         /// A YAML config file (any of the options below, as snake_case keys).
         #[arg(long, env = "FRESHET_CONFIG")]
         config: Option<PathBuf>,
+        /// The server's settings.
         #[command(flatten)]
         options: ServeOptions,
     },
@@ -68,40 +69,50 @@ pub enum Command {
         /// Only print the plan.
         #[arg(long)]
         dry_run: bool,
+        /// Where the server is.
         #[command(flatten)]
         client: ClientArgs,
     },
     /// Send events from a file (JSON lines, CSV, Parquet) or stdin to a stream source.
     Ingest {
+        /// What to send.
         #[command(flatten)]
         args: IngestArgs,
+        /// Where the server is.
         #[command(flatten)]
         client: ClientArgs,
     },
     /// Read online feature values for entity keys (JSON out).
     Get {
+        /// What to read.
         #[command(flatten)]
         args: GetArgs,
+        /// Where the server is.
         #[command(flatten)]
         client: ClientArgs,
     },
     /// Build a point-in-time-correct training set and write it as Parquet.
     Train {
+        /// What to build.
         #[command(flatten)]
         args: TrainArgs,
+        /// Where the server is.
         #[command(flatten)]
         client: ClientArgs,
     },
     /// Wait for, retire, freeze or unfreeze feature versions.
     Features {
+        /// What to do.
         #[command(subcommand)]
         command: FeaturesCommand,
+        /// Where the server is.
         #[command(flatten)]
         client: ClientArgs,
     },
     /// Show each source's head, counters and lag, and each feature version's
     /// state, with progress bars for running backfills.
     Status {
+        /// Where the server is.
         #[command(flatten)]
         client: ClientArgs,
     },
