@@ -173,6 +173,14 @@ impl Drop for Spill {
     }
 }
 
+/// A spill file's I/O error, naming the file.
+fn spill_error(path: &Path, source: std::io::Error) -> EngineError {
+    EngineError::Spill {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,13 +221,5 @@ mod tests {
         let dir_of_spilled = spilled.dir.clone();
         drop(spilled);
         assert!(!dir_of_spilled.exists());
-    }
-}
-
-/// A spill file's I/O error, naming the file.
-fn spill_error(path: &Path, source: std::io::Error) -> EngineError {
-    EngineError::Spill {
-        path: path.to_path_buf(),
-        source,
     }
 }

@@ -35,11 +35,16 @@ pub fn check_features(definitions: &Definitions, catalog: &Catalog, problems: &m
         .map(|s| s.name.as_str())
         .chain(definitions.transformations.iter().map(|t| t.name.as_str()))
         .collect();
+    let tables = Tables {
+        entities: &entities,
+        catalog,
+        defined: &defined,
+    };
     for feature in &definitions.features {
-        check_feature(feature, &entities, catalog, &defined, problems);
+        check_feature(feature, &tables, problems);
     }
     for label in &definitions.labels {
-        check_label(label, &entities, catalog, &defined, problems);
+        check_label(label, &tables, problems);
     }
     let features: BTreeMap<&str, &Feature> = definitions
         .features
@@ -56,17 +61,29 @@ pub fn check_features(definitions: &Definitions, catalog: &Catalog, problems: &m
     }
 }
 
+/// What features and labels are checked against: the entities, the tables
+/// validation resolved, and the names of every source and transformation
+/// defined (resolved or not).
+struct Tables<'a> {
+    entities: &'a BTreeMap<&'a str, &'a Entity>,
+    catalog: &'a Catalog,
+    defined: &'a BTreeSet<&'a str>,
+}
+
 /// Checks that `table` exists, has the entity's key, and returns the key's entity.
 fn check_keyed_table<'a>(
     kind: Kind,
     name: &str,
     table: &str,
     entity: &str,
-    entities: &BTreeMap<&str, &'a Entity>,
-    catalog: &'a Catalog,
-    defined: &BTreeSet<&str>,
+    tables: &Tables<'a>,
     problems: &mut Problems,
 ) -> Option<&'a super::catalog::Relation> {
+    let Tables {
+        entities,
+        catalog,
+        defined,
+    } = tables;
     let relation = catalog.relations.get(table);
     if relation.is_none() && defined.contains(table) {
         problems.add(
@@ -116,22 +133,14 @@ fn check_keyed_table<'a>(
     relation
 }
 
-fn check_feature(
-    feature: &Feature,
-    entities: &BTreeMap<&str, &Entity>,
-    catalog: &Catalog,
-    defined: &BTreeSet<&str>,
-    problems: &mut Problems,
-) {
+fn check_feature(feature: &Feature, tables: &Tables<'_>, problems: &mut Problems) {
     let name = &feature.name;
     let relation = check_keyed_table(
         Kind::Feature,
         name,
         &feature.source,
         &feature.entity,
-        entities,
-        catalog,
-        defined,
+        tables,
         problems,
     );
     if let Some(window) = &feature.window {
@@ -281,22 +290,14 @@ fn check_default(default: &serde_json::Value, value_type: ColumnType) -> Result<
     }
 }
 
-fn check_label(
-    label: &Label,
-    entities: &BTreeMap<&str, &Entity>,
-    catalog: &Catalog,
-    defined: &BTreeSet<&str>,
-    problems: &mut Problems,
-) {
+fn check_label(label: &Label, tables: &Tables<'_>, problems: &mut Problems) {
     let name = &label.name;
     let Some(relation) = check_keyed_table(
         Kind::Label,
         name,
         &label.source,
         &label.entity,
-        entities,
-        catalog,
-        defined,
+        tables,
         problems,
     ) else {
         return;
