@@ -56,7 +56,7 @@ use freshet_sql::load::parse_definitions;
 use freshet_sql::model::Definitions;
 use freshet_sql::streaming::ViewPlan;
 use freshet_sql::validate::{validate, Catalog};
-use freshet_storage::embedded::RocksStateStore;
+use freshet_backends::embedded::RocksStateStore;
 use freshet_storage::state::StateStore;
 
 /// The definitions file of a case, and its name in error messages.

@@ -14,7 +14,7 @@ use freshet_engine::operators::{
 };
 use freshet_engine::value::Value;
 use freshet_sql::aggregate::AggregateFunction;
-use freshet_storage::embedded::RocksStateStore;
+use freshet_backends::embedded::RocksStateStore;
 use freshet_storage::state::{column_family::OPERATOR_STATE, StateStore};
 use proptest::prelude::*;
 

@@ -24,7 +24,7 @@ use freshet_sql::model::{TrainingSet, Transformation};
 use freshet_sql::registry::{Change, Plan, Registry};
 use freshet_sql::types::ColumnType;
 use freshet_sql::validate::Catalog;
-use freshet_storage::embedded::RocksStateStore;
+use freshet_backends::embedded::RocksStateStore;
 
 const FIXTURES_PLACEHOLDER: &str = "<fixtures>";
 
