@@ -31,7 +31,7 @@ use freshet_api::proto::{self, entity_key::Key, feature_value::Value as V};
 use freshet_benches::purchase_stream::{
     self, ingest, ingest_to_online, payload, Feature, Load, ENTITY, FEATURES, SOURCE,
 };
-use freshet_benches::server::{self, client, Server};
+use freshet_benches::server::{self, client};
 use freshet_benches::stats::{per_sec, round3};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
