@@ -11,8 +11,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use freshet_backends::embedded::SegmentLog;
 use freshet_benches::purchases;
-use freshet_storage::embedded::SegmentLog;
 use freshet_storage::log::{EventLog, Position};
 
 const ROWS: usize = 10_000;

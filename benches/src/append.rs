@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow::record_batch::RecordBatch;
-use freshet_storage::embedded::SegmentLog;
+use freshet_backends::embedded::SegmentLog;
 use freshet_storage::log::EventLog;
 
 use crate::BenchResult;

@@ -12,7 +12,7 @@ use freshet_api::proto::{self, feature_store_client::FeatureStoreClient, Payload
 use serde_json::json;
 use tonic::transport::Channel;
 
-use crate::server::{client, ServerProcess};
+use crate::server::{client, Server};
 use crate::stats::round3;
 
 /// The stream source the events go to.
@@ -162,7 +162,7 @@ pub struct Load {
 /// server's RSS every second. Returns the report and the sustained rate: events
 /// per second from the first request to all processed.
 pub async fn ingest_to_online(
-    server: &ServerProcess,
+    server: &Server,
     load: Load,
     start_ms: i64,
 ) -> (serde_json::Value, f64) {

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use freshet_storage::embedded::SegmentLog;
+use freshet_backends::embedded::SegmentLog;
 use freshet_storage::log::{EventLog, Position};
 
 use crate::BenchResult;

@@ -71,7 +71,7 @@ pub struct StoreStatus {
 /// # use std::sync::Arc;
 /// # use freshet_engine::{FeatureStore, ingest::{IngestOptions, PayloadFormat}};
 /// # use freshet_engine::{metrics::Metrics, runtime::BackfillConfig, training::TrainingConfig, value::Value};
-/// # use freshet_storage::embedded::{RocksOnlineStore, RocksStateStore, SegmentLog};
+/// # use freshet_backends::embedded::{RocksOnlineStore, RocksStateStore, SegmentLog};
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let dir = tempfile::tempdir().unwrap();
 /// let store = FeatureStore::open(

@@ -49,6 +49,7 @@ use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
 use arrow::json::ReaderBuilder;
 use arrow::record_batch::RecordBatch;
 use chrono::{DateTime, SecondsFormat};
+use freshet_backends::embedded::RocksStateStore;
 use freshet_engine::operators::{Changes, ViewOperator};
 use freshet_engine::pipeline::Pipeline;
 use freshet_engine::value::{value_at, Value};
@@ -56,7 +57,6 @@ use freshet_sql::load::parse_definitions;
 use freshet_sql::model::Definitions;
 use freshet_sql::streaming::ViewPlan;
 use freshet_sql::validate::{validate, Catalog};
-use freshet_storage::embedded::RocksStateStore;
 use freshet_storage::state::StateStore;
 
 /// The definitions file of a case, and its name in error messages.

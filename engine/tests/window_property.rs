@@ -8,12 +8,12 @@ use std::sync::Arc;
 
 use arrow::array::{Float64Array, Int64Array, TimestampMicrosecondArray};
 use arrow::record_batch::RecordBatch;
+use freshet_backends::embedded::RocksStateStore;
 use freshet_engine::aggregate::{Aggregation, Retention};
 use freshet_engine::operators::{Changes, FeatureInput, FeatureOperator, StoredFeature};
 use freshet_engine::state_keys::feature_state_key;
 use freshet_engine::value::Value;
 use freshet_sql::aggregate::AggregateFunction;
-use freshet_storage::embedded::RocksStateStore;
 use freshet_storage::state::{column_family::OPERATOR_STATE, StateStore};
 use proptest::prelude::*;
 

@@ -17,6 +17,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use freshet_backends::embedded::RocksStateStore;
 use freshet_sql::aggregate::Aggregate;
 use freshet_sql::load::parse_definitions;
 use freshet_sql::model::{Definitions, Entity, Feature, Kind, Label, Object, Source};
@@ -24,7 +25,6 @@ use freshet_sql::model::{TrainingSet, Transformation};
 use freshet_sql::registry::{Change, Plan, Registry};
 use freshet_sql::types::ColumnType;
 use freshet_sql::validate::Catalog;
-use freshet_storage::embedded::RocksStateStore;
 
 const FIXTURES_PLACEHOLDER: &str = "<fixtures>";
 

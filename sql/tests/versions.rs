@@ -5,11 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use freshet_backends::embedded::RocksStateStore;
 use freshet_sql::load::parse_definitions;
 use freshet_sql::model::{Definitions, Feature, Kind, Source};
 use freshet_sql::registry::{Change, Plan, Registry};
 use freshet_sql::SqlError;
-use freshet_storage::embedded::RocksStateStore;
 
 const FIXTURE: &str = "csv_inferred.yaml";
 

@@ -1,4 +1,9 @@
-//! The one error type of the storage crate.
+//! The one error type of every storage trait and every backend.
+//!
+//! Backends map their own errors onto these variants where one fits (an unknown
+//! topic, a bad argument, I/O on a named file) and wrap the rest in
+//! [`StorageError::Backend`], so nothing above the storage layer sees a backend's
+//! error type.
 
 use std::path::PathBuf;
 
@@ -55,9 +60,16 @@ pub enum StorageError {
     /// Arrow could not encode or decode a batch.
     #[error("arrow error: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
-    /// RocksDB reported an error.
-    #[error("rocksdb error: {0}")]
-    Rocks(#[from] rocksdb::Error),
+    /// A backend's own client or engine reported an error that no other variant
+    /// describes (a RocksDB status, a broker or database error).
+    #[error("{backend} error: {source}")]
+    Backend {
+        /// Which backend: `rocksdb`, `pulsar`, `scylla`, `redis`, ...
+        backend: &'static str,
+        /// The backend's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A column family that the store was not opened with.
     #[error("unknown column family '{0}'")]
     UnknownColumnFamily(String),
@@ -70,6 +82,17 @@ pub enum StorageError {
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
 impl StorageError {
+    /// Wraps a backend's own error; `backend` names the backend (`rocksdb`).
+    pub fn backend(
+        backend: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        StorageError::Backend {
+            backend,
+            source: source.into(),
+        }
+    }
+
     /// Wraps an I/O error with the path it concerned.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         StorageError::Io {

@@ -4,6 +4,12 @@
 //! The engine's exactly-once guarantee rests on [`StateStore::write`]: a batch that
 //! carries an operator's state change and the source positions it reflects is
 //! applied entirely or not at all.
+//!
+//! Keys and values are opaque bytes to the store. Their layouts belong to the
+//! writers: the engine's operators (bincode-encoded `StoredFeature`s and feature
+//! statistics under `f/TABLE\0KEY`, view groups under `v/VIEW\0GROUP`), the engine's
+//! checkpoints (encoded [`crate::log::Position`]s), its counters (big-endian
+//! integers) and the registry (JSON). A store keeps every byte as written.
 
 use crate::Result;
 
@@ -122,9 +128,19 @@ impl WriteBatch {
 
 /// A durable key-value store with the column families of [`column_family::ALL`].
 ///
+/// Contract for every backend:
+/// - Column families are separate key spaces; naming one not in
+///   [`column_family::ALL`] is an error ([`crate::StorageError::UnknownColumnFamily`]).
+/// - Keys and values are opaque bytes, stored and returned exactly. The store
+///   never decodes a value; the engine and the registry encode and decode their
+///   own (see the [module docs](self)).
+/// - [`StateStore::write`] is atomic and durable across column families; ops
+///   apply in order, so a later op on the same key wins.
+/// - [`StateStore::scan_prefix`] returns keys in byte order.
+///
 /// ```
 /// # use freshet_storage::state::{StateStore, WriteBatch, column_family as cf};
-/// # use freshet_storage::embedded::RocksStateStore;
+/// # use freshet_backends::embedded::RocksStateStore;
 /// let dir = tempfile::tempdir().unwrap();
 /// let store = RocksStateStore::open(dir.path()).unwrap();
 /// let mut batch = WriteBatch::new();

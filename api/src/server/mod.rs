@@ -11,15 +11,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow_flight::flight_service_server::FlightServiceServer;
+use freshet_backends::Storage;
 use freshet_engine::metrics::Metrics;
 use freshet_engine::runtime::BackfillConfig;
 use freshet_engine::training::TrainingConfig;
 use freshet_engine::FeatureStore;
 use freshet_sql::load::{definitions_folder, read_definitions};
-use freshet_storage::embedded::{RocksOnlineStore, RocksStateStore, SegmentLog};
-use freshet_storage::log::EventLog;
-use freshet_storage::online::OnlineStore;
-use freshet_storage::state::StateStore;
+use freshet_storage::StorageConfig;
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 use tracing::info;
@@ -51,9 +49,8 @@ pub async fn serve(
         path: data_dir.display().to_string(),
         reason: e.to_string(),
     })?;
-    let log: Arc<dyn EventLog> = Arc::new(SegmentLog::open(data_dir.join("log"))?);
-    let state: Arc<dyn StateStore> = Arc::new(RocksStateStore::open(data_dir.join("state"))?);
-    let online: Arc<dyn OnlineStore> = Arc::new(RocksOnlineStore::open(data_dir.join("online"))?);
+    let Storage { log, state, online } =
+        freshet_backends::open(&StorageConfig::embedded(data_dir)).await?;
     let metrics = Arc::new(Metrics::new());
     let training = TrainingConfig {
         spill_dir: data_dir.join("spill"),

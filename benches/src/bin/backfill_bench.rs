@@ -31,7 +31,7 @@ use freshet_api::proto::{self, entity_key::Key, feature_value::Value as V};
 use freshet_benches::purchase_stream::{
     self, ingest, ingest_to_online, payload, Feature, Load, ENTITY, FEATURES, SOURCE,
 };
-use freshet_benches::server::{client, freshet_binary, ServerProcess};
+use freshet_benches::server::{self, client};
 use freshet_benches::stats::{per_sec, round3};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -364,7 +364,7 @@ async fn main() {
     .expect("temp dir");
     let work = dir.path().canonicalize().expect("temp dir path");
     purchase_stream::write_items(&work);
-    let server = ServerProcess::start(&freshet_binary(), &work.join("data"), &[]);
+    let server = server::start(&work.join("data"), &[]);
     let mut admin = client(&server.url).await;
     admin
         .apply(purchase_stream::apply_request(

@@ -16,16 +16,16 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use freshet_api::proto::{self, entity_key::Key};
+use freshet_backends::embedded::{RocksOnlineStore, RocksStateStore};
 use freshet_benches::purchase_stream::{
     self, ingest, ingest_to_online, payload, processed, Load, FEATURES,
 };
-use freshet_benches::server::{client, freshet_binary, ServerProcess};
+use freshet_benches::server::{self, client, Server};
 use freshet_benches::stats::{per_sec, round3};
 use freshet_engine::catalog::{FeatureCatalog, LatestSet};
 use freshet_engine::serving::FeatureServer;
 use freshet_engine::value::Value;
 use freshet_sql::registry::Registry;
-use freshet_storage::embedded::{RocksOnlineStore, RocksStateStore};
 use serde_json::json;
 
 /// Benchmark settings.
@@ -69,7 +69,7 @@ fn latency_json(mut samples: Vec<Duration>, seconds: f64) -> serde_json::Value {
 /// (b): batches of 1,000 events at `rate` events/s; each batch's acknowledgement
 /// time against the first instant the engine reports it processed.
 async fn freshness(
-    server: &ServerProcess,
+    server: &Server,
     args: &Args,
     rate: f64,
     first: u64,
@@ -234,7 +234,7 @@ async fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     purchase_stream::write_items(dir.path());
     let data = dir.path().join("data");
-    let server = ServerProcess::start(&freshet_binary(), &data, &[]);
+    let server = server::start(&data, &[]);
     let mut admin = client(&server.url).await;
     admin
         .apply(purchase_stream::apply_request(

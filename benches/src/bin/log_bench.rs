@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Parser;
+use freshet_backends::embedded::SegmentLog;
 use freshet_benches::append::{run_appends, AppendOutcome, AppendPlan};
 use freshet_benches::raw_disk::{write_raw, RawOutcome, RawPlan};
 use freshet_benches::replay::{replay, ReplayOutcome};
 use freshet_benches::stats::{mb_per_sec, per_sec, round3, segment_bytes, Latency};
 use freshet_benches::{purchases, BenchResult};
-use freshet_storage::embedded::SegmentLog;
 use freshet_storage::log::EventLog;
 use serde_json::{json, Value};
 

@@ -36,8 +36,9 @@ use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema, SchemaRe
 use arrow::record_batch::RecordBatch;
 use clap::Parser;
 use freshet_api::proto::{self, PayloadFormat};
-use freshet_benches::server::{client, freshet_binary, ServerProcess};
+use freshet_benches::server::{self, client, Server};
 use freshet_benches::stats::round3;
+use freshet_testkit::values::column_names;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
@@ -412,7 +413,7 @@ struct FreshetRun {
 
 /// Times `GenerateTrainingSet` for labels.parquet from the request to the last
 /// message (decoding every batch), then writes the rows to `out`.
-async fn generate(server: &ServerProcess, labels: &Path, out: &Path) -> FreshetRun {
+async fn generate(server: &Server, labels: &Path, out: &Path) -> FreshetRun {
     let mut client = client(&server.url).await;
     let request = proto::GenerateTrainingSetRequest {
         features: FEATURES
@@ -670,15 +671,7 @@ fn expected_type(column: &str) -> DataType {
 /// of problems (differing values, NULL patterns, row counts, columns, types).
 fn compare(freshet: &RecordBatch, duckdb: &RecordBatch) -> (serde_json::Value, u64) {
     let expected = expected_columns();
-    let names = |batch: &RecordBatch| -> Vec<String> {
-        batch
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect()
-    };
-    let (freshet_columns, duckdb_columns) = (names(freshet), names(duckdb));
+    let (freshet_columns, duckdb_columns) = (column_names(freshet), column_names(duckdb));
     let mut problems = 0u64;
     let mut notes = Vec::new();
     if freshet_columns != expected {
@@ -792,7 +785,7 @@ async fn main() {
     let generate_seconds = began.elapsed().as_secs_f64();
 
     eprintln!("training_bench: ingesting");
-    let server = ServerProcess::start(&freshet_binary(), &data, &serve_args);
+    let server = server::start(&data, &serve_args);
     let apply = |with_features: bool| proto::ApplyRequest {
         definitions: definitions(with_features),
         file_name: "training_bench.yaml".into(),
@@ -814,7 +807,7 @@ async fn main() {
     server.stop();
 
     eprintln!("training_bench: GenerateTrainingSet");
-    let server = ServerProcess::start(&freshet_binary(), &data, &serve_args);
+    let server = server::start(&data, &serve_args);
     let freshet_out = work.join("freshet_out.parquet");
     let freshet = generate(&server, &labels_path, &freshet_out).await;
     server.stop();

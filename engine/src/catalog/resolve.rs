@@ -178,9 +178,9 @@ mod tests {
     use std::collections::BTreeMap;
     use std::path::Path;
 
+    use freshet_backends::embedded::RocksStateStore;
     use freshet_sql::load::parse_definitions;
     use freshet_sql::model::Kind;
-    use freshet_storage::embedded::RocksStateStore;
     use freshet_storage::state::{StateStore, WriteBatch};
 
     use super::*;

@@ -2,7 +2,8 @@
 //! Arrow record batches that is retained forever and can be replayed from any position.
 //!
 //! [`EventLog`] is the trait every backend implements (the embedded segment log now,
-//! Pulsar later); [`Position`] is the opaque, ordered place of a record in a partition.
+//! Pulsar later; both in the `freshet-backends` crate); [`Position`] is the opaque,
+//! ordered place of a record in a partition.
 
 mod position;
 
@@ -43,10 +44,14 @@ pub struct LogBatch {
 /// - `read(from)` returns the rows at and after `from` in append order, never a row
 ///   that is not yet acknowledged.
 /// - Positions survive close and reopen: a position handed out once stays valid.
+/// - Rows come back as they went in: same schema, same values. The log does not
+///   interpret them; the engine decodes and validates events once, at ingest.
+/// - An empty batch, an unknown topic or partition, a topic name the backend
+///   cannot hold and a position it did not hand out are errors, never panics.
 ///
 /// ```
 /// # use freshet_storage::log::{EventLog, Position};
-/// # use freshet_storage::embedded::SegmentLog;
+/// # use freshet_backends::embedded::SegmentLog;
 /// # use arrow::array::Int64Array;
 /// # use arrow::record_batch::RecordBatch;
 /// # use std::sync::Arc;

@@ -4,8 +4,10 @@ use std::path::Path;
 
 use rocksdb::{ColumnFamily, Direction, IteratorMode, Options, WriteOptions, DB};
 
-use crate::state::{column_family, prefix_end, StateStore, WriteBatch, WriteOp};
-use crate::{Result, StorageError};
+use freshet_storage::state::{column_family, prefix_end, StateStore, WriteBatch, WriteOp};
+use freshet_storage::{Result, StorageError};
+
+use super::rocks_error;
 
 /// Operator state, source positions, counters and the registry in one RocksDB
 /// database, one column family each, so a write batch spans them atomically.
@@ -20,7 +22,7 @@ impl RocksStateStore {
         options.create_if_missing(true);
         options.create_missing_column_families(true);
         options.set_compression_type(rocksdb::DBCompressionType::Lz4);
-        let db = DB::open_cf(&options, dir.as_ref(), column_family::ALL)?;
+        let db = DB::open_cf(&options, dir.as_ref(), column_family::ALL).map_err(rocks_error)?;
         Ok(RocksStateStore { db })
     }
 
@@ -33,7 +35,9 @@ impl RocksStateStore {
 
 impl StateStore for RocksStateStore {
     fn get(&self, column_family: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        Ok(self.db.get_cf(self.handle(column_family)?, key)?)
+        self.db
+            .get_cf(self.handle(column_family)?, key)
+            .map_err(rocks_error)
     }
 
     fn scan_prefix(&self, column_family: &str, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
@@ -43,7 +47,7 @@ impl StateStore for RocksStateStore {
             .db
             .iterator_cf(handle, IteratorMode::From(prefix, Direction::Forward))
         {
-            let (key, value) = entry?;
+            let (key, value) = entry.map_err(rocks_error)?;
             if !key.starts_with(prefix) {
                 break;
             }
@@ -76,6 +80,8 @@ impl StateStore for RocksStateStore {
         }
         let mut options = WriteOptions::default();
         options.set_sync(true);
-        Ok(self.db.write_opt(rocks_batch, &options)?)
+        self.db
+            .write_opt(rocks_batch, &options)
+            .map_err(rocks_error)
     }
 }

@@ -11,7 +11,7 @@ use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::StreamWriter;
 use arrow::record_batch::RecordBatch;
 
-use crate::Result;
+use freshet_storage::Result;
 
 /// Bytes before the payload.
 pub const HEADER_LEN: usize = 20;

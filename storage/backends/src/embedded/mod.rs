@@ -12,3 +12,10 @@ mod segment_log;
 pub use rocks_online::RocksOnlineStore;
 pub use rocks_state::RocksStateStore;
 pub use segment_log::{SegmentLog, SegmentLogOptions};
+
+use freshet_storage::StorageError;
+
+/// A RocksDB status as the storage error every backend shares.
+fn rocks_error(error: rocksdb::Error) -> StorageError {
+    StorageError::backend("rocksdb", error)
+}

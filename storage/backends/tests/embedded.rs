@@ -1,14 +1,16 @@
-//! The conformance suites run against the embedded backends.
-
-mod conformance;
+//! The embedded backends: every conformance suite of `freshet-testkit`, then the
+//! segment log's own cases (reads inside a frame, rot, torn tails).
 
 use std::path::Path;
 use std::sync::Arc;
 
-use freshet_storage::embedded::{RocksOnlineStore, RocksStateStore, SegmentLog, SegmentLogOptions};
+use freshet_backends::embedded::{
+    RocksOnlineStore, RocksStateStore, SegmentLog, SegmentLogOptions,
+};
 use freshet_storage::log::{EventLog, Position};
 use freshet_storage::online::OnlineStore;
 use freshet_storage::state::StateStore;
+use freshet_testkit::conformance::{numbered, numbers, InTempDir};
 
 fn segment_log(dir: &Path) -> Arc<dyn EventLog> {
     // Small segments so that every suite crosses segment boundaries.
@@ -31,49 +33,9 @@ fn rocks_online(dir: &Path) -> Arc<dyn OnlineStore> {
     Arc::new(RocksOnlineStore::open(dir).expect("open online store"))
 }
 
-macro_rules! suite {
-    ($module:ident, $open:expr, [$($case:ident),* $(,)?]) => {
-        mod $module {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    let dir = tempfile::tempdir().unwrap();
-                    super::conformance::$module::$case($open, dir.path()).await;
-                }
-            )*
-        }
-    };
-}
-
-suite!(
-    log,
-    super::segment_log,
-    [
-        ordering_and_positions,
-        replay_from_any_position,
-        durable_across_reopen,
-        concurrent_appends,
-        tail_wakes_on_append,
-        errors_name_the_item,
-    ]
-);
-
-suite!(
-    state,
-    super::rocks_state,
-    [
-        batch_spans_column_families,
-        failed_batch_writes_nothing,
-        durable_across_reopen,
-        scan_prefix_in_order,
-    ]
-);
-
-suite!(
-    online,
-    super::rocks_online,
-    [multi_get_in_request_order, durable_across_reopen]
-);
+freshet_testkit::event_log_conformance!(InTempDir(segment_log));
+freshet_testkit::state_store_conformance!(InTempDir(rocks_state));
+freshet_testkit::online_store_conformance!(InTempDir(rocks_online));
 
 /// The segment log's positions are row offsets, so a read may start inside an
 /// appended batch and returns the rest of it.
@@ -88,7 +50,7 @@ async fn segment_log_reads_from_inside_a_batch() {
         .unwrap();
     assert_eq!(read[0].position, Position::from_parts(0, 7));
     assert_eq!(
-        conformance::numbers(read.iter().map(|b| &b.batch)),
+        numbers(read.iter().map(|b| &b.batch)),
         (7..20).collect::<Vec<_>>()
     );
 }
@@ -98,12 +60,8 @@ async fn segment_log_reads_from_inside_a_batch() {
 async fn two_frames(dir: &Path) -> std::path::PathBuf {
     let log = SegmentLog::open(dir).unwrap();
     log.ensure_topic("events", 1).await.unwrap();
-    log.append("events", 0, conformance::numbered(0..10))
-        .await
-        .unwrap();
-    log.append("events", 0, conformance::numbered(10..20))
-        .await
-        .unwrap();
+    log.append("events", 0, numbered(0..10)).await.unwrap();
+    log.append("events", 0, numbered(10..20)).await.unwrap();
     dir.join("events/0/00000000000000000000.seg")
 }
 
@@ -144,15 +102,13 @@ async fn segment_log_truncates_a_torn_tail() {
         .unwrap();
     let log = SegmentLog::open(dir.path()).unwrap();
     assert_eq!(log.row_count("events", 0).await.unwrap(), 10);
-    log.append("events", 0, conformance::numbered(10..15))
-        .await
-        .unwrap();
+    log.append("events", 0, numbered(10..15)).await.unwrap();
     let read = log
         .read("events", 0, Position::START, usize::MAX)
         .await
         .unwrap();
     assert_eq!(
-        conformance::numbers(read.iter().map(|b| &b.batch)),
+        numbers(read.iter().map(|b| &b.batch)),
         (0..15).collect::<Vec<_>>()
     );
 }

@@ -1,13 +1,16 @@
 //! Crash test of the segment log: a child process appends from several writers and
 //! is killed with SIGKILL at random instants; after each kill the log is reopened and
 //! every acknowledged record must be there, in order, intact, and appends go on.
+//!
+//! The test lives beside its child binary (`src/bin/log-crash-child.rs`) because
+//! Cargo tells only the binary's own package where it was built.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
 use arrow::array::{Array, Int64Array};
-use freshet_storage::embedded::{SegmentLog, SegmentLogOptions};
+use freshet_backends::embedded::{SegmentLog, SegmentLogOptions};
 use freshet_storage::log::{EventLog, Position};
 use rand::Rng;
 

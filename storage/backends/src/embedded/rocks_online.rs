@@ -6,9 +6,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use rocksdb::{BlockBasedOptions, Cache, Options, WriteOptions, DB};
 
-use crate::online::{OnlineRow, OnlineStore};
-use crate::state::prefix_end;
-use crate::Result;
+use freshet_storage::online::{OnlineRow, OnlineStore};
+use freshet_storage::state::prefix_end;
+use freshet_storage::Result;
+
+use super::rocks_error;
 
 /// Feature values in RocksDB under `table_len u16 | table | key`, tuned for point
 /// lookups (bloom filters, a block cache) and read with batched multi-get.
@@ -35,7 +37,7 @@ impl RocksOnlineStore {
         options.create_if_missing(true);
         options.set_block_based_table_factory(&table_options);
         options.set_compression_type(rocksdb::DBCompressionType::Lz4);
-        let db = DB::open(&options, dir.as_ref())?;
+        let db = DB::open(&options, dir.as_ref()).map_err(rocks_error)?;
         Ok(RocksOnlineStore { db: Arc::new(db) })
     }
 }
@@ -49,7 +51,7 @@ impl OnlineStore for RocksOnlineStore {
         }
         let mut options = WriteOptions::default();
         options.set_sync(true);
-        Ok(self.db.write_opt(batch, &options)?)
+        self.db.write_opt(batch, &options).map_err(rocks_error)
     }
 
     async fn multi_get(&self, table: &str, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
@@ -57,7 +59,7 @@ impl OnlineStore for RocksOnlineStore {
         self.db
             .multi_get(&storage_keys)
             .into_iter()
-            .map(|value| Ok(value?))
+            .map(|value| value.map_err(rocks_error))
             .collect()
     }
 
@@ -68,6 +70,6 @@ impl OnlineStore for RocksOnlineStore {
         batch.delete_range(start, end);
         let mut options = WriteOptions::default();
         options.set_sync(true);
-        Ok(self.db.write_opt(batch, &options)?)
+        self.db.write_opt(batch, &options).map_err(rocks_error)
     }
 }

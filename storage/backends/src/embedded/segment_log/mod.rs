@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use partition::{sync_dir, Partition};
 
-use crate::log::{AppendAck, EventLog, LogBatch, Position};
-use crate::{Result, StorageError};
+use freshet_storage::log::{AppendAck, EventLog, LogBatch, Position};
+use freshet_storage::{Result, StorageError};
 
 /// Tuning of the segment log.
 #[derive(Debug, Clone)]

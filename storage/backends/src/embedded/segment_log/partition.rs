@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tracing::{debug, warn};
 
 use super::frame::{self, FrameHeader, HEADER_LEN};
-use crate::{Result, StorageError};
+use freshet_storage::{Result, StorageError};
 
 /// One segment file of the partition.
 struct Segment {

@@ -1,17 +1,34 @@
-//! The [`StateStore`] conformance suite.
-
-use std::path::Path;
-use std::sync::Arc;
+//! The [`StateStore`] conformance suite; [`crate::state_store_conformance!`]
+//! runs every case.
 
 use freshet_storage::state::{column_family as cf, StateStore, WriteBatch};
 
-/// Opens a backend on a directory.
-pub type Open = fn(&Path) -> Arc<dyn StateStore>;
+use super::{open_fresh, patterned_bytes, Opener};
+
+/// Runs every case of the [`StateStore`] suite (see [`crate::conformance`]) as a
+/// `#[tokio::test]` in a module `state`, each with the opener `$opener` evaluates
+/// to (an `impl Opener<dyn StateStore>`).
+#[macro_export]
+macro_rules! state_store_conformance {
+    ($opener:expr) => {
+        $crate::__conformance_cases!(
+            state,
+            $opener,
+            [
+                batch_spans_column_families,
+                failed_batch_writes_nothing,
+                durable_across_reopen,
+                scan_prefix_in_order,
+                bytes_are_stored_exactly,
+            ]
+        );
+    };
+}
 
 /// A batch spanning operator state and source positions is applied whole; a later
 /// op wins on the same key; deletes remove.
-pub async fn batch_spans_column_families(open: Open, dir: &Path) {
-    let store = open(dir);
+pub async fn batch_spans_column_families(opener: &impl Opener<dyn StateStore>) {
+    let (_namespace, store) = open_fresh(opener).await;
     let mut batch = WriteBatch::new();
     batch.put(cf::OPERATOR_STATE, b"user/1".to_vec(), b"10".to_vec());
     batch.put(cf::OPERATOR_STATE, b"user/2".to_vec(), b"20".to_vec());
@@ -43,8 +60,8 @@ pub async fn batch_spans_column_families(open: Open, dir: &Path) {
 
 /// A batch that cannot be applied (here: one op names an unknown column family)
 /// leaves nothing of itself behind.
-pub async fn failed_batch_writes_nothing(open: Open, dir: &Path) {
-    let store = open(dir);
+pub async fn failed_batch_writes_nothing(opener: &impl Opener<dyn StateStore>) {
+    let (_namespace, store) = open_fresh(opener).await;
     let mut batch = WriteBatch::new();
     batch.put(cf::OPERATOR_STATE, b"k".to_vec(), b"v".to_vec());
     batch.put("no_such_family", b"k".to_vec(), b"v".to_vec());
@@ -54,9 +71,10 @@ pub async fn failed_batch_writes_nothing(open: Open, dir: &Path) {
 }
 
 /// Writes survive close and reopen, all of a batch together.
-pub async fn durable_across_reopen(open: Open, dir: &Path) {
+pub async fn durable_across_reopen(opener: &impl Opener<dyn StateStore>) {
+    let namespace = opener.fresh().await;
     {
-        let store = open(dir);
+        let store = opener.open(&namespace).await;
         for round in 0..50u32 {
             let mut batch = WriteBatch::new();
             batch.put(
@@ -72,7 +90,7 @@ pub async fn durable_across_reopen(open: Open, dir: &Path) {
             store.write(batch).unwrap();
         }
     }
-    let store = open(dir);
+    let store = opener.open(&namespace).await;
     let state = store.scan_prefix(cf::OPERATOR_STATE, b"state/").unwrap();
     assert_eq!(state.len(), 50);
     assert_eq!(
@@ -82,8 +100,8 @@ pub async fn durable_across_reopen(open: Open, dir: &Path) {
 }
 
 /// Prefix scans return exactly the matching keys, in key order.
-pub async fn scan_prefix_in_order(open: Open, dir: &Path) {
-    let store = open(dir);
+pub async fn scan_prefix_in_order(opener: &impl Opener<dyn StateStore>) {
+    let (_namespace, store) = open_fresh(opener).await;
     let mut batch = WriteBatch::new();
     for key in ["b/2", "a/1", "b/10", "b/1", "c/1", "b"] {
         batch.put(
@@ -100,4 +118,33 @@ pub async fn scan_prefix_in_order(open: Open, dir: &Path) {
         .map(|(k, _)| String::from_utf8(k).unwrap())
         .collect();
     assert_eq!(keys, vec!["b/1", "b/10", "b/2"]);
+}
+
+/// Keys and values come back byte for byte: empty values, zero and 0xff bytes,
+/// and values of a megabyte (the engine stores bincode, the registry JSON).
+pub async fn bytes_are_stored_exactly(opener: &impl Opener<dyn StateStore>) {
+    let (_namespace, store) = open_fresh(opener).await;
+    let large = patterned_bytes(1 << 20);
+    let entries: Vec<(Vec<u8>, Vec<u8>)> = vec![
+        (b"f/spend@v1\0".to_vec(), b"stats".to_vec()),
+        (b"f/spend@v1\0\0".to_vec(), Vec::new()),
+        (vec![0xff, 0x00, 0xff], vec![0x00, 0xff, 0x00, 0x00]),
+        (b"large".to_vec(), large),
+    ];
+    let mut batch = WriteBatch::new();
+    for (key, value) in &entries {
+        batch.put(cf::OPERATOR_STATE, key.clone(), value.clone());
+    }
+    store.write(batch).unwrap();
+    for (key, value) in &entries {
+        assert_eq!(
+            store.get(cf::OPERATOR_STATE, key).unwrap().as_ref(),
+            Some(value),
+            "key {key:?}"
+        );
+    }
+    let scanned = store
+        .scan_prefix(cf::OPERATOR_STATE, b"f/spend@v1\0")
+        .unwrap();
+    assert_eq!(scanned, entries[..2].to_vec());
 }

@@ -1,6 +1,7 @@
-//! Test support for the log crash test (`tests/log_crash.rs`): appends to a segment
-//! log forever from several concurrent writers and prints one line per
-//! acknowledged append, `ack WRITER FIRST_SEQ COUNT FIRST_OFFSET`, until killed.
+//! The child process of the segment log crash test (`testkit/tests/log_crash.rs`),
+//! a test helper rather than a product binary: appends to a segment log forever
+//! from several concurrent writers and prints one line per acknowledged append,
+//! `ack WRITER FIRST_SEQ COUNT FIRST_OFFSET`, until killed.
 //!
 //! Usage: `log-crash-child DIR FIRST_SEQ`.
 
@@ -9,7 +10,7 @@ use std::sync::Arc;
 
 use arrow::array::{Int64Array, RecordBatch};
 use arrow::datatypes::{DataType, Field, Schema};
-use freshet_storage::embedded::{SegmentLog, SegmentLogOptions};
+use freshet_backends::embedded::{SegmentLog, SegmentLogOptions};
 use freshet_storage::log::EventLog;
 
 const WRITERS: i64 = 4;

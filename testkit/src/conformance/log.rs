@@ -1,15 +1,31 @@
-//! The [`EventLog`] conformance suite.
-
-use std::path::Path;
-use std::sync::Arc;
+//! The [`EventLog`] conformance suite; [`crate::event_log_conformance!`] runs
+//! every case.
 
 use freshet_storage::log::{EventLog, Position};
 use freshet_storage::StorageError;
 
-use super::{numbered, numbers};
+use super::{numbered, numbers, open_fresh, Opener};
 
-/// Opens a backend on a directory.
-pub type Open = fn(&Path) -> Arc<dyn EventLog>;
+/// Runs every case of the [`EventLog`] suite (see [`crate::conformance`]) as a
+/// `#[tokio::test]` in a module `log`, each with the opener `$opener` evaluates to
+/// (an `impl Opener<dyn EventLog>`).
+#[macro_export]
+macro_rules! event_log_conformance {
+    ($opener:expr) => {
+        $crate::__conformance_cases!(
+            log,
+            $opener,
+            [
+                ordering_and_positions,
+                replay_from_any_position,
+                durable_across_reopen,
+                concurrent_appends,
+                tail_wakes_on_append,
+                errors_name_the_item,
+            ]
+        );
+    };
+}
 
 async fn read_all(log: &dyn EventLog, topic: &str, partition: u32, from: Position) -> Vec<i64> {
     let mut position = from;
@@ -24,8 +40,8 @@ async fn read_all(log: &dyn EventLog, topic: &str, partition: u32, from: Positio
 }
 
 /// Appends keep their order, positions grow, and the head is the last `next`.
-pub async fn ordering_and_positions(open: Open, dir: &Path) {
-    let log = open(dir);
+pub async fn ordering_and_positions(opener: &impl Opener<dyn EventLog>) {
+    let (_namespace, log) = open_fresh(opener).await;
     log.ensure_topic("events", 2).await.unwrap();
     assert_eq!(log.partitions("events").await.unwrap(), 2);
     assert_eq!(log.head("events", 0).await.unwrap(), Position::START);
@@ -59,8 +75,8 @@ pub async fn ordering_and_positions(open: Open, dir: &Path) {
 
 /// Reading from any position the log handed out (an append's `first` or `next`,
 /// a read's `position` or `next`) returns exactly the rows from there on.
-pub async fn replay_from_any_position(open: Open, dir: &Path) {
-    let log = open(dir);
+pub async fn replay_from_any_position(opener: &impl Opener<dyn EventLog>) {
+    let (_namespace, log) = open_fresh(opener).await;
     log.ensure_topic("events", 1).await.unwrap();
     let mut handed_out = Vec::new();
     for (start, len) in [(0, 1), (1, 5), (6, 30), (36, 2), (38, 12)] {
@@ -90,9 +106,10 @@ pub async fn replay_from_any_position(open: Open, dir: &Path) {
 }
 
 /// Acknowledged appends survive close and reopen, and appends continue after it.
-pub async fn durable_across_reopen(open: Open, dir: &Path) {
+pub async fn durable_across_reopen(opener: &impl Opener<dyn EventLog>) {
+    let namespace = opener.fresh().await;
     let head = {
-        let log = open(dir);
+        let log = opener.open(&namespace).await;
         log.ensure_topic("events", 1).await.unwrap();
         log.append("events", 0, numbered(0..40)).await.unwrap();
         log.append("events", 0, numbered(40..41))
@@ -100,7 +117,7 @@ pub async fn durable_across_reopen(open: Open, dir: &Path) {
             .unwrap()
             .next
     };
-    let log = open(dir);
+    let log = opener.open(&namespace).await;
     assert_eq!(log.partitions("events").await.unwrap(), 1);
     assert_eq!(log.head("events", 0).await.unwrap(), head);
     log.append("events", 0, numbered(41..60)).await.unwrap();
@@ -111,8 +128,8 @@ pub async fn durable_across_reopen(open: Open, dir: &Path) {
 }
 
 /// Concurrent appenders each see their own batches in order, and every row lands once.
-pub async fn concurrent_appends(open: Open, dir: &Path) {
-    let log = open(dir);
+pub async fn concurrent_appends(opener: &impl Opener<dyn EventLog>) {
+    let (_namespace, log) = open_fresh(opener).await;
     log.ensure_topic("events", 1).await.unwrap();
     let mut tasks = Vec::new();
     for writer in 0..8i64 {
@@ -149,8 +166,8 @@ pub async fn concurrent_appends(open: Open, dir: &Path) {
 }
 
 /// A tail waiter wakes on the next append and not before.
-pub async fn tail_wakes_on_append(open: Open, dir: &Path) {
-    let log = open(dir);
+pub async fn tail_wakes_on_append(opener: &impl Opener<dyn EventLog>) {
+    let (_namespace, log) = open_fresh(opener).await;
     log.ensure_topic("events", 1).await.unwrap();
     let head = log.head("events", 0).await.unwrap();
     let waiter = {
@@ -164,8 +181,8 @@ pub async fn tail_wakes_on_append(open: Open, dir: &Path) {
 }
 
 /// Unknown topics, partitions and positions are errors that name them.
-pub async fn errors_name_the_item(open: Open, dir: &Path) {
-    let log = open(dir);
+pub async fn errors_name_the_item(opener: &impl Opener<dyn EventLog>) {
+    let (_namespace, log) = open_fresh(opener).await;
     log.ensure_topic("events", 2).await.unwrap();
     assert!(
         matches!(log.append("nope", 0, numbered(0..1)).await, Err(StorageError::UnknownTopic(t)) if t == "nope")

@@ -1,0 +1,95 @@
+//! [`StorageConfig`]: which backend serves each storage trait, as data.
+//!
+//! The configuration only describes; `freshet_backends::open` is the one place
+//! that reads it and opens the backends. A server names no backend type itself.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Where a server keeps its event log, operator state and online store.
+///
+/// Each trait picks its backend on its own, so a deployment can keep state on
+/// local disk while the log is on Pulsar and the online store on ScyllaDB (those
+/// variants come with their backends). Today every backend is embedded, under
+/// `data_dir`.
+///
+/// In a YAML config file every backend field may be left out (embedded):
+///
+/// ```
+/// # use freshet_storage::config::{LogBackend, StorageConfig};
+/// let config: StorageConfig = serde_yaml::from_str("data_dir: /var/lib/freshet\n").unwrap();
+/// assert_eq!(config, StorageConfig::embedded("/var/lib/freshet"));
+/// assert_eq!(config.log, LogBackend::Embedded);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// The folder of everything this process keeps on its own disk: the embedded
+    /// backends' files (under `log/`, `state/` and `online/`).
+    pub data_dir: PathBuf,
+    /// The backend of the event log.
+    #[serde(default)]
+    pub log: LogBackend,
+    /// The backend of operator state, source positions and the registry.
+    #[serde(default)]
+    pub state: StateBackend,
+    /// The backend of the online store.
+    #[serde(default)]
+    pub online: OnlineBackend,
+}
+
+impl StorageConfig {
+    /// Every backend embedded, under `data_dir`: what `freshet serve` runs on by
+    /// default.
+    pub fn embedded(data_dir: impl Into<PathBuf>) -> StorageConfig {
+        StorageConfig {
+            data_dir: data_dir.into(),
+            log: LogBackend::Embedded,
+            state: StateBackend::Embedded,
+            online: OnlineBackend::Embedded,
+        }
+    }
+
+    /// The folder of the embedded event log.
+    pub fn log_dir(&self) -> PathBuf {
+        self.data_dir.join("log")
+    }
+
+    /// The folder of the embedded state store.
+    pub fn state_dir(&self) -> PathBuf {
+        self.data_dir.join("state")
+    }
+
+    /// The folder of the embedded online store.
+    pub fn online_dir(&self) -> PathBuf {
+        self.data_dir.join("online")
+    }
+}
+
+/// Which backend serves [`crate::log::EventLog`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogBackend {
+    /// The embedded segment log in [`StorageConfig::log_dir`].
+    #[default]
+    Embedded,
+}
+
+/// Which backend serves [`crate::state::StateStore`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StateBackend {
+    /// RocksDB in [`StorageConfig::state_dir`].
+    #[default]
+    Embedded,
+}
+
+/// Which backend serves [`crate::online::OnlineStore`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnlineBackend {
+    /// RocksDB in [`StorageConfig::online_dir`].
+    #[default]
+    Embedded,
+}
