@@ -5,10 +5,9 @@
 //!    time over the 30 days before a fixed instant) into `events.parquet`.
 //! 2. Starts the release `freshet serve` next to this binary, applies the stream
 //!    source, ingests the events as Arrow IPC and waits until every event is
-//!    processed, then applies the 5 windowed features. A new feature starts
-//!    online at the source's current position, so the server does not
-//!    materialize 30 days online before the timed replay (backfill, which would,
-//!    is issue 5).
+//!    processed, then applies the 5 windowed features and waits until their
+//!    backfills (which replay the log into their online state) have caught up,
+//!    so no backfill runs during the timed build.
 //! 3. Restarts the server (so its peak RSS is the training build's), writes
 //!    `labels.parquet` and times `GenerateTrainingSet` from the request to the
 //!    last message; peak RSS is the server's `VmHWM`. The rows go to
@@ -804,6 +803,17 @@ async fn main() {
         .apply(apply(true))
         .await
         .expect("apply the features");
+    // Applying features after the events starts their backfill; it finishes
+    // before the server restarts, so it never competes with the timed build.
+    for (name, _, _) in FEATURES {
+        client(&server.url)
+            .await
+            .wait_for_feature(proto::WaitForFeatureRequest {
+                reference: name.to_string(),
+            })
+            .await
+            .expect("the feature's backfill catches up");
+    }
     server.stop();
 
     eprintln!("training_bench: GenerateTrainingSet");

@@ -32,6 +32,35 @@ pub struct OnlineValues {
 }
 
 /// Serves feature values from the online store.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use freshet_backends::embedded::{RocksOnlineStore, RocksStateStore};
+/// # use freshet_engine::catalog::{FeatureCatalog, LatestSet};
+/// # use freshet_engine::serving::FeatureServer;
+/// # use freshet_engine::value::Value;
+/// # use freshet_sql::registry::Registry;
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let dir = tempfile::tempdir().unwrap();
+/// let registry = Arc::new(Registry::new(Arc::new(RocksStateStore::open(dir.path().join("state")).unwrap())));
+/// let definitions = freshet_sql::load::parse_definitions(
+///     "sources:\n  - { name: clicks, stream: {}, schema: { user_id: int64, ts: timestamp }, event_time: ts }\n\
+///      entities:\n  - { name: user, key: user_id }\n\
+///      features:\n  - { name: clicks_1h, entity: user, source: clicks, aggregate: count(*), window: 1h }\n",
+///     "clicks.yaml",
+/// ).unwrap();
+/// registry.apply(&definitions, "clicks.yaml", dir.path(), false).await.unwrap();
+/// let catalog = Arc::new(FeatureCatalog::new(registry.clone(), Arc::new(LatestSet::load(&registry).await.unwrap())));
+/// let server = FeatureServer::new(Arc::new(RocksOnlineStore::open(dir.path().join("online")).unwrap()), catalog);
+/// // A key with no events: an empty window counts 0.
+/// let values = server.get(&["clicks_1h".into()], "user", &[Value::Int(7)], 0).await.unwrap();
+/// assert_eq!(values.versions, vec!["clicks_1h@v1"]);
+/// assert_eq!(values.rows, vec![vec![Some(Value::Int(0))]]);
+/// // A key of the wrong type is refused, naming it.
+/// let refused = server.get(&["clicks_1h".into()], "user", &[Value::Str("x".into())], 0).await;
+/// assert!(refused.unwrap_err().to_string().contains("entity key #0"));
+/// # });
+/// ```
 pub struct FeatureServer {
     online: Arc<dyn OnlineStore>,
     catalog: Arc<FeatureCatalog>,

@@ -112,6 +112,50 @@ pub struct TrainingSet {
 pub type ProgressSink = Arc<dyn Fn(Progress) + Send + Sync>;
 
 /// Builds training sets from the log, the registry and the served features.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use freshet_backends::embedded::{RocksOnlineStore, RocksStateStore, SegmentLog};
+/// # use freshet_engine::{FeatureStore, ingest::{IngestOptions, PayloadFormat}};
+/// # use freshet_engine::{metrics::Metrics, runtime::BackfillConfig};
+/// # use freshet_engine::training::{LabelRows, TrainingConfig, TrainingRequest};
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = FeatureStore::open(
+///     Arc::new(SegmentLog::open(dir.path().join("log")).unwrap()),
+///     Arc::new(RocksStateStore::open(dir.path().join("state")).unwrap()),
+///     Arc::new(RocksOnlineStore::open(dir.path().join("online")).unwrap()),
+///     Arc::new(Metrics::new()),
+///     TrainingConfig { spill_dir: dir.path().join("spill"), memory_budget: 1 << 30, partitions: 4 },
+///     BackfillConfig::default(),
+/// ).await.unwrap();
+/// let definitions = freshet_sql::load::parse_definitions(
+///     "sources:\n  - { name: clicks, stream: {}, schema: { user_id: int64, ts: timestamp }, event_time: ts }\n\
+///      entities:\n  - { name: user, key: user_id }\n\
+///      features:\n  - { name: clicks_1h, entity: user, source: clicks, aggregate: count(*), window: 1h }\n",
+///     "clicks.yaml",
+/// ).unwrap();
+/// store.apply(&definitions, "clicks.yaml", dir.path(), false).await.unwrap();
+/// let events = "{\"user_id\": 7, \"ts\": \"2026-01-01T10:00:00Z\"}\n{\"user_id\": 7, \"ts\": \"2026-01-01T10:30:00Z\"}";
+/// store.ingest("clicks", PayloadFormat::JsonLines, events.as_bytes(), IngestOptions::default(), true).await.unwrap();
+/// // Labels at 10:15 and 11:20: one click in the hour before the first, one
+/// // (10:30) in the hour before the second; 10:00 is out of (10:20, 11:20].
+/// let labels = dir.path().join("labels.csv");
+/// std::fs::write(&labels, "user_id,ts\n7,2026-01-01T10:15:00Z\n7,2026-01-01T11:20:00Z\n").unwrap();
+/// let request = TrainingRequest {
+///     training_set: None,
+///     label: None,
+///     features: vec!["clicks_1h".into()],
+///     rows: LabelRows::Uri(format!("file://{}", labels.display())),
+///     timestamp_column: Some("ts".into()),
+///     feature_offset: None,
+/// };
+/// let set = store.training().generate(&request, Arc::new(|_| {})).await.unwrap();
+/// let column = set.batches[0].column_by_name("clicks_1h").unwrap();
+/// let counts = column.as_any().downcast_ref::<arrow::array::Int64Array>().unwrap();
+/// assert_eq!(counts.values().to_vec(), vec![1, 1]);
+/// # });
+/// ```
 pub struct TrainingSets {
     log: Arc<dyn EventLog>,
     registry: Arc<Registry>,
