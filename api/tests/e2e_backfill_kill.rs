@@ -6,7 +6,6 @@
 mod backfill_common;
 mod common;
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use backfill_common::{
@@ -34,17 +33,6 @@ const FLAGS: [&str; 4] = [
 const CLICKS_TOTAL: &str = "name: clicks_total, entity: user, source: clicks, aggregate: count(*)";
 const SPEND_1D: &str =
     "name: spend_1d, entity: user, source: clicks, aggregate: sum(amount), window: 1d, default: 0.0";
-
-fn kill_9(server: Server, round: usize) {
-    let pid = server.pid().to_string();
-    let status = Command::new("kill")
-        .args(["-KILL", &pid])
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "round {round}: kill -9 {pid} failed");
-    drop(server);
-}
 
 /// The status entry of spend_1d@v1, which must be listed.
 fn spend_1d(status: &proto::GetStatusResponse) -> proto::FeatureVersionStatus {
@@ -122,7 +110,7 @@ async fn backfill_resumes_after_sigkill_and_ends_exact() {
 
         // A random pause, only to randomise the instant of the kill.
         tokio::time::sleep(Duration::from_millis(rng.random_range(0..100))).await;
-        kill_9(server, round);
+        server.kill();
         kills += 1;
 
         server = Server::start_with(&data, &FLAGS);

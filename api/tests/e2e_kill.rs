@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-
 use common::{engine_definitions_in, stdout_of, Server};
 use freshet_api::proto::{self, entity_key::Key, PayloadFormat};
 use rand::{Rng, SeedableRng};
@@ -135,7 +133,7 @@ async fn killed_and_restarted_server_ends_with_the_same_online_values() {
     let definitions = definitions_in(dir.path());
     let data = dir.path().join("data");
     let mut applied = false;
-    for round in 0..ROUNDS {
+    for _ in 0..ROUNDS {
         let server = Server::start(&data);
         if !applied {
             stdout_of(server.cli(&["apply", "-f", &definitions]));
@@ -173,14 +171,7 @@ async fn killed_and_restarted_server_ends_with_the_same_online_values() {
             ready.take().map(|r| r.send(()));
         });
         let _ = kill_now.await;
-        let pid = server.pid().to_string();
-        let status = Command::new("kill")
-            .args(["-KILL", &pid])
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success(), "round {round}: kill failed");
-        drop(server);
+        server.kill();
         let _ = sender.await;
     }
 

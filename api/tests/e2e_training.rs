@@ -7,18 +7,18 @@
 
 mod common;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, TimestampMicrosecondArray};
-use arrow::datatypes::{
-    DataType, Field, Float64Type, Int64Type, Schema, TimeUnit, TimestampMicrosecondType,
-};
-use common::{stdout_of, Server};
-use freshet_api::proto::{self, entity_key::Key, feature_value::Value as V, PayloadFormat};
+use arrow::datatypes::{DataType, Field, Int64Type, Schema, TimeUnit, TimestampMicrosecondType};
+use common::{online_val, stdout_of, Server};
+use freshet_api::proto::{self, entity_key::Key, PayloadFormat};
+use freshet_testkit::reference::{self, Function};
+use freshet_testkit::values::{cell, close, column_names, same, Val};
 use futures::TryStreamExt;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -26,68 +26,6 @@ use rand::{Rng, SeedableRng};
 const MINUTE: i64 = 60_000_000;
 const HOUR: i64 = 60 * MINUTE;
 const DAY: i64 = 24 * HOUR;
-
-// ---------------------------------------------------------------------------
-// Values, as the test compares them.
-
-/// One feature value, from an online read or a training-set cell.
-#[derive(Debug, Clone, PartialEq)]
-enum Val {
-    Null,
-    I(i64),
-    F(f64),
-    S(String),
-}
-
-/// Exact equality (a float must be the same number, bit for bit or by `==`).
-fn same(a: &Val, b: &Val) -> bool {
-    match (a, b) {
-        (Val::F(x), Val::F(y)) => x == y || x.to_bits() == y.to_bits(),
-        _ => a == b,
-    }
-}
-
-/// Equality with floats within 1e-9 relative (sums in another order).
-fn close(a: &Val, b: &Val) -> bool {
-    match (a, b) {
-        (Val::F(x), Val::F(y)) => x == y || (x - y).abs() <= 1e-9 * x.abs().max(y.abs()),
-        _ => a == b,
-    }
-}
-
-fn online_value(value: &proto::FeatureValue) -> Val {
-    match &value.value {
-        None => Val::Null,
-        Some(V::IntValue(v)) => Val::I(*v),
-        Some(V::DoubleValue(v)) => Val::F(*v),
-        Some(V::StringValue(v)) => Val::S(v.clone()),
-        Some(other) => panic!("unexpected online value {other:?}"),
-    }
-}
-
-/// The value of `row` in a training-set column.
-fn cell(column: &dyn Array, row: usize) -> Val {
-    if column.is_null(row) {
-        return Val::Null;
-    }
-    match column.data_type() {
-        DataType::Int64 => Val::I(column.as_primitive::<Int64Type>().value(row)),
-        DataType::Float64 => Val::F(column.as_primitive::<Float64Type>().value(row)),
-        DataType::Utf8 => Val::S(column.as_string::<i32>().value(row).to_string()),
-        DataType::LargeUtf8 => Val::S(column.as_string::<i64>().value(row).to_string()),
-        DataType::Utf8View => Val::S(column.as_string_view().value(row).to_string()),
-        other => panic!("unexpected column type {other}"),
-    }
-}
-
-fn column_names(batch: &RecordBatch) -> Vec<String> {
-    batch
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect()
-}
 
 fn rfc3339(micros: i64) -> String {
     chrono::DateTime::from_timestamp_micros(micros)
@@ -504,7 +442,7 @@ async fn online_reads_equal_training_rows_at_the_same_instants() {
                 user: *user,
                 at,
                 had_events: seen.contains(user),
-                values: row.values.iter().map(online_value).collect(),
+                values: row.values.iter().map(online_val).collect(),
             });
         }
     }
@@ -813,47 +751,28 @@ fn churn_fixture() -> Churn {
     }
 }
 
-/// A feature of training_churn.yaml for `user` as of `t`, from the clicks alone.
+/// A feature of training_churn.yaml for `user` as of `t`, from the clicks alone
+/// (in event-time order), by the test kit's brute-force reference.
 fn brute_force(clicks: &[Click], feature: &str, user: i64, t: i64) -> Val {
-    let (window, aggregate) = match feature {
-        "spend_1h" => (Some(HOUR), "sum"),
-        "clicks_1d" => (Some(DAY), "count"),
-        "max_1d" => (Some(DAY), "max"),
-        "last_item_1h" => (Some(HOUR), "last"),
-        "items_1d" => (Some(DAY), "count_distinct"),
-        "avg_life" => (None, "avg"),
-        "min_1h" => (Some(HOUR), "min"),
+    let (function, window, default) = match feature {
+        "spend_1h" => (Function::Sum, Some(HOUR), None),
+        "clicks_1d" => (Function::Count, Some(DAY), None),
+        "max_1d" => (Function::Max, Some(DAY), None),
+        "last_item_1h" => (Function::Last, Some(HOUR), None),
+        "items_1d" => (Function::CountDistinct, Some(DAY), None),
+        "avg_life" => (Function::Avg, None, None),
+        // The only default among these features.
+        "min_1h" => (Function::Min, Some(HOUR), Some(Val::F(-1.0))),
         other => panic!("no reference for {other}"),
     };
-    // In event-time order: t - W < ts <= t (lifetime: ts <= t).
-    let covered: Vec<&Click> = clicks
-        .iter()
-        .filter(|c| c.user == user && c.ts <= t && window.is_none_or(|w| c.ts > t - w))
-        .collect();
-    let mut sum = 0.0;
-    for click in &covered {
-        sum += click.amount;
-    }
-    let amounts = covered.iter().map(|c| c.amount);
-    match aggregate {
-        "count" => Val::I(covered.len() as i64),
-        "count_distinct" => Val::I(
-            covered
-                .iter()
-                .map(|c| c.item)
-                .collect::<BTreeSet<_>>()
-                .len() as i64,
-        ),
-        // The only default among these features.
-        _ if covered.is_empty() && feature == "min_1h" => Val::F(-1.0),
-        _ if covered.is_empty() => Val::Null,
-        "sum" => Val::F(sum),
-        "avg" => Val::F(sum / covered.len() as f64),
-        "max" => Val::F(amounts.fold(f64::NEG_INFINITY, f64::max)),
-        "min" => Val::F(amounts.fold(f64::INFINITY, f64::min)),
-        "last" => Val::S(covered[covered.len() - 1].item.to_string()),
-        other => unreachable!("{other}"),
-    }
+    let events = clicks.iter().filter(|c| c.user == user).map(|c| {
+        let value = match function {
+            Function::Last | Function::CountDistinct => Val::S(c.item.to_string()),
+            _ => Val::F(c.amount),
+        };
+        (c.ts, value)
+    });
+    reference::evaluate(function, window, t, events).or(default)
 }
 
 fn churn_type(feature: &str) -> DataType {

@@ -28,17 +28,15 @@
 //!   state store in between, so its incremental maintenance is exercised. Its
 //!   final rows are printed: one per group, the view's columns in SELECT order.
 //!
-//! A case named `error_*` must be rejected by validation; its `expected.txt` holds
-//! the exact error text (the definitions file is called `definitions.yaml` in
-//! messages; the case folder's path, where it appears, is shown as `<case>`). It
-//! needs no events.
+//! Definitions that validation must reject are `error_*` fixtures of the sql
+//! crate (`sql/tests/fixtures/`), not cases here: every case here applies. The
+//! case folder's path, where a message shows it, is written `<case>`.
 //!
 //! `FRESHET_BLESS=1 cargo test -p freshet-engine --test transform_fixtures`
 //! rewrites the expected files instead of comparing; these files are the
 //! independent reference, so read every change before committing it.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -58,6 +56,7 @@ use freshet_sql::model::Definitions;
 use freshet_sql::streaming::ViewPlan;
 use freshet_sql::validate::{validate, Catalog};
 use freshet_storage::state::StateStore;
+use freshet_testkit::fixtures::{check_expected, redact};
 
 /// The definitions file of a case, and its name in error messages.
 const DEFINITIONS: &str = "definitions.yaml";
@@ -97,16 +96,6 @@ fn case_name(case: &Path) -> String {
 
 fn read(case: &Path, file: &str) -> Result<String, String> {
     std::fs::read_to_string(case.join(file)).map_err(|e| format!("cannot read {file}: {e}"))
-}
-
-/// Replaces the case folder's path (as validation writes it) by a placeholder.
-fn redact(text: &str, case: &Path) -> String {
-    let absolute = std::path::absolute(case).unwrap_or_else(|_| case.to_path_buf());
-    let mut out = text.replace(&absolute.display().to_string(), CASE_PLACEHOLDER);
-    if let Ok(canonical) = case.canonicalize() {
-        out = out.replace(&canonical.display().to_string(), CASE_PLACEHOLDER);
-    }
-    out
 }
 
 /// The transformation named by the first line, `# output: NAME`.
@@ -338,30 +327,17 @@ fn catalog_columns(catalog: &Catalog, name: &str) -> Result<Vec<String>, String>
         .collect())
 }
 
-/// What a case produces: its output (for `error_*` cases, the validation error
-/// text), or why it could not be produced.
+/// What a case produces: its output, or why it could not be produced.
 async fn run_case(case: &Path) -> Result<String, String> {
     let text = read(case, DEFINITIONS)?;
-    let parsed = parse_definitions(&text, DEFINITIONS);
-    if case_name(case).starts_with("error_") {
-        let error = match parsed {
-            Err(error) => error,
-            Ok(definitions) => match validate(&definitions, DEFINITIONS, case).await {
-                Err(error) => error,
-                Ok(_) => {
-                    return Err(
-                        "expected validation to reject the definitions, but they are valid".into(),
-                    )
-                }
-            },
-        };
-        return Ok(format!("{}\n", redact(&error.to_string(), case)));
-    }
-    let definitions = parsed.map_err(|e| e.to_string())?;
+    let definitions = parse_definitions(&text, DEFINITIONS).map_err(|e| e.to_string())?;
     let output = output_name(&text)?;
     let resolved = validate(&definitions, DEFINITIONS, case)
         .await
-        .map_err(|e| format!("validation failed:\n{}", redact(&e.to_string(), case)))?;
+        .map_err(|e| {
+            let error = redact(&e.to_string(), case, CASE_PLACEHOLDER);
+            format!("validation failed:\n{error}")
+        })?;
     let (definitions, catalog) = (resolved.definitions, resolved.catalog);
     let (source, schema) = stream_source(&definitions)?;
     let events = read(case, EVENTS)?;
@@ -390,34 +366,9 @@ async fn run_case(case: &Path) -> Result<String, String> {
     render(&header, rows)
 }
 
-/// A line-by-line comparison naming the lines that differ.
-fn diff(expected: &str, actual: &str) -> String {
-    let expected: Vec<&str> = expected.lines().collect();
-    let actual: Vec<&str> = actual.lines().collect();
-    let mut out = String::new();
-    for i in 0..expected.len().max(actual.len()) {
-        let (e, a) = (expected.get(i), actual.get(i));
-        if e != a {
-            writeln!(out, "    line {}:", i + 1).unwrap();
-            if let Some(e) = e {
-                writeln!(out, "      - {e}").unwrap();
-            }
-            if let Some(a) = a {
-                writeln!(out, "      + {a}").unwrap();
-            }
-        }
-    }
-    out
-}
-
-fn indent(text: &str) -> String {
-    text.lines().map(|line| format!("    {line}\n")).collect()
-}
-
 #[tokio::test]
 async fn transform_fixtures() {
     let dir = cases_dir();
-    let bless = std::env::var("FRESHET_BLESS").is_ok_and(|v| v == "1");
     let cases = case_dirs(&dir);
     assert!(!cases.is_empty(), "no cases in {}", dir.display());
     let mut failures = Vec::new();
@@ -430,24 +381,8 @@ async fn transform_fixtures() {
                 continue;
             }
         };
-        let expected_path = case.join(EXPECTED);
-        if bless {
-            std::fs::write(&expected_path, &actual)
-                .unwrap_or_else(|e| panic!("cannot write {}: {e}", expected_path.display()));
-            continue;
-        }
-        match std::fs::read_to_string(&expected_path) {
-            Err(_) => failures.push(format!(
-                "{name}: no {EXPECTED}; run with FRESHET_BLESS=1 and review it. Actual output:\n{}",
-                indent(&actual)
-            )),
-            Ok(expected) if expected != actual => failures.push(format!(
-                "{name}: output differs from {EXPECTED} (- expected, + actual):\n{}  expected:\n{}  actual:\n{}",
-                diff(&expected, &actual),
-                indent(&expected),
-                indent(&actual)
-            )),
-            Ok(_) => {}
+        if let Err(problem) = check_expected(&case.join(EXPECTED), &actual) {
+            failures.push(format!("{name}: {problem}"));
         }
     }
     assert!(
@@ -459,18 +394,18 @@ async fn transform_fixtures() {
     );
 }
 
-/// Every case folder holds its definitions and expected output, and every
-/// non-error case its events.
+/// Every case folder holds its definitions, events and expected output; no case
+/// is an `error_*` case (those are sql fixtures).
 #[test]
 fn cases_are_complete() {
     let dir = cases_dir();
     for case in case_dirs(&dir) {
         let name = case_name(&case);
-        let mut needed = vec![DEFINITIONS, EXPECTED];
-        if !name.starts_with("error_") {
-            needed.push(EVENTS);
-        }
-        for file in needed {
+        assert!(
+            !name.starts_with("error_"),
+            "case {name}: rejected definitions are sql fixtures (sql/tests/fixtures/{name}.yaml)"
+        );
+        for file in [DEFINITIONS, EVENTS, EXPECTED] {
             assert!(case.join(file).is_file(), "case {name} has no {file}");
         }
     }

@@ -15,6 +15,8 @@ use freshet_engine::state_keys::feature_state_key;
 use freshet_engine::value::Value;
 use freshet_sql::aggregate::AggregateFunction;
 use freshet_storage::state::{column_family::OPERATOR_STATE, StateStore};
+use freshet_testkit::reference::{self, Function};
+use freshet_testkit::values::{close, Val};
 use proptest::prelude::*;
 
 const SECOND: i64 = 1_000_000;
@@ -45,69 +47,47 @@ fn events() -> impl Strategy<Value = Vec<Event>> {
     })
 }
 
-/// The aggregate computed directly over the events of `key` in the window.
+/// The aggregate computed directly over the events of `key` in the window, by
+/// the test kit's brute-force reference.
 fn brute_force(
     function: AggregateFunction,
     window: Option<i64>,
     events: &[Event],
     key: i64,
     t: i64,
-) -> Option<Value> {
-    let selected: Vec<(usize, &Event)> = events
+) -> Val {
+    let events = events
         .iter()
-        .enumerate()
-        .filter(|(_, e)| e.key == key && e.ts <= t && window.is_none_or(|w| e.ts > t - w))
-        .collect();
-    let values: Vec<f64> = selected.iter().map(|(_, e)| e.value).collect();
-    let n = values.len() as f64;
+        .filter(|e| e.key == key)
+        .map(|e| (e.ts, Val::F(e.value)));
+    reference::evaluate(reference_function(function), window, t, events)
+}
+
+/// The reference's name for an aggregate function.
+fn reference_function(function: AggregateFunction) -> Function {
     use AggregateFunction::*;
     match function {
-        Count => Some(Value::Int(values.len() as i64)),
-        _ if values.is_empty() => match function {
-            CountDistinct => Some(Value::Int(0)),
-            _ => None,
-        },
-        Sum => Some(Value::Float(values.iter().sum())),
-        Avg => Some(Value::Float(values.iter().sum::<f64>() / n)),
-        Min => values.iter().copied().reduce(f64::min).map(Value::Float),
-        Max => values.iter().copied().reduce(f64::max).map(Value::Float),
-        // Earliest event time; on a tie, the first to arrive.
-        First => selected
-            .iter()
-            .min_by_key(|(i, e)| (e.ts, *i))
-            .map(|(_, e)| Value::Float(e.value)),
-        // Latest event time; on a tie, the last to arrive.
-        Last => selected
-            .iter()
-            .max_by_key(|(i, e)| (e.ts, *i))
-            .map(|(_, e)| Value::Float(e.value)),
-        CountDistinct => {
-            let mut distinct: Vec<u64> = values.iter().map(|v| v.to_bits()).collect();
-            distinct.sort();
-            distinct.dedup();
-            Some(Value::Int(distinct.len() as i64))
-        }
-        Var | Stddev => {
-            if values.len() < 2 {
-                return None;
-            }
-            let mean = values.iter().sum::<f64>() / n;
-            let var = values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0);
-            Some(Value::Float(if function == Stddev {
-                var.sqrt()
-            } else {
-                var
-            }))
-        }
+        Count => Function::Count,
+        CountDistinct => Function::CountDistinct,
+        Sum => Function::Sum,
+        Avg => Function::Avg,
+        Min => Function::Min,
+        Max => Function::Max,
+        First => Function::First,
+        Last => Function::Last,
+        Var => Function::Var,
+        Stddev => Function::Stddev,
     }
 }
 
-fn close(a: &Option<Value>, b: &Option<Value>) -> bool {
-    match (a, b) {
-        (Some(Value::Float(x)), Some(Value::Float(y))) => {
-            (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1.0)
-        }
-        _ => a == b,
+/// An evaluated aggregate as the test kit compares values.
+fn val(value: Option<Value>) -> Val {
+    match value {
+        None => Val::Null,
+        Some(Value::Int(v)) => Val::I(v),
+        Some(Value::Float(v)) => Val::F(v),
+        Some(Value::Str(v)) => Val::S(v),
+        Some(other) => panic!("an aggregate of floats gave {other:?}"),
     }
 }
 
@@ -199,11 +179,11 @@ fn check(
                         ),
                     )
                     .unwrap();
-                let engine = match stored.map(|b| StoredFeature::decode(&b).unwrap()) {
+                let engine = val(match stored.map(|b| StoredFeature::decode(&b).unwrap()) {
                     Some(StoredFeature::Events(state)) => state.evaluate(aggregation, t),
                     Some(StoredFeature::Current(_)) => panic!("events feature holds a view value"),
                     None => never_seen(*function),
-                };
+                });
                 let expected = brute_force(*function, window, seen, key, t);
                 prop_assert!(
                     close(&engine, &expected),

@@ -10,8 +10,8 @@
 //! The fixtures folder's absolute path is replaced by `<fixtures>` so expected files
 //! do not depend on where the repository is checked out.
 //!
-//! `FRESHET_BLESS=1 cargo test --workspace --test fixtures` rewrites the expected
-//! files; read every changed one before committing it.
+//! `FRESHET_BLESS=1 cargo test -p freshet-sql --test fixtures` rewrites the
+//! expected files; read every changed one before committing it.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -25,6 +25,7 @@ use freshet_sql::model::{TrainingSet, Transformation};
 use freshet_sql::registry::{Change, Plan, Registry};
 use freshet_sql::types::ColumnType;
 use freshet_sql::validate::Catalog;
+use freshet_testkit::fixtures::{check_expected, redact};
 
 const FIXTURES_PLACEHOLDER: &str = "<fixtures>";
 
@@ -47,17 +48,6 @@ fn fixture_files(dir: &Path) -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
-}
-
-/// Replaces the fixtures folder's absolute path (as validation writes it) by a
-/// placeholder.
-fn redact(text: &str, dir: &Path) -> String {
-    let absolute = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-    let mut out = text.replace(&absolute.display().to_string(), FIXTURES_PLACEHOLDER);
-    if let Ok(canonical) = dir.canonicalize() {
-        out = out.replace(&canonical.display().to_string(), FIXTURES_PLACEHOLDER);
-    }
-    out
 }
 
 fn change_text(change: Change) -> String {
@@ -230,30 +220,9 @@ async fn run_fixture(path: &Path, dir: &Path) -> Result<String, String> {
     Ok(out)
 }
 
-/// A line-by-line comparison naming the first lines that differ.
-fn diff(expected: &str, actual: &str) -> String {
-    let expected: Vec<&str> = expected.lines().collect();
-    let actual: Vec<&str> = actual.lines().collect();
-    let mut out = String::new();
-    for i in 0..expected.len().max(actual.len()) {
-        let (e, a) = (expected.get(i), actual.get(i));
-        if e != a {
-            writeln!(out, "    line {}:", i + 1).unwrap();
-            if let Some(e) = e {
-                writeln!(out, "      - {e}").unwrap();
-            }
-            if let Some(a) = a {
-                writeln!(out, "      + {a}").unwrap();
-            }
-        }
-    }
-    out
-}
-
 #[tokio::test]
 async fn definitions_fixtures() {
     let dir = fixtures_dir();
-    let bless = std::env::var("FRESHET_BLESS").is_ok_and(|v| v == "1");
     let files = fixture_files(&dir);
     assert!(!files.is_empty(), "no fixtures in {}", dir.display());
     let mut failures = Vec::new();
@@ -262,8 +231,8 @@ async fn definitions_fixtures() {
         let expect_error = file_name.starts_with("error_");
         let outcome = run_fixture(path, &dir).await;
         let actual = match (expect_error, outcome) {
-            (true, Err(text)) => format!("{}\n", redact(&text, &dir)),
-            (false, Ok(dump)) => redact(&dump, &dir),
+            (true, Err(text)) => format!("{}\n", redact(&text, &dir, FIXTURES_PLACEHOLDER)),
+            (false, Ok(dump)) => redact(&dump, &dir, FIXTURES_PLACEHOLDER),
             (true, Ok(dump)) => {
                 failures.push(format!(
                     "{file_name}: expected an error, but it applied:\n{dump}"
@@ -276,20 +245,8 @@ async fn definitions_fixtures() {
             }
         };
         let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
-        let expected_path = dir.join(format!("{stem}.expected"));
-        if bless {
-            std::fs::write(&expected_path, &actual).expect("write expected file");
-            continue;
-        }
-        match std::fs::read_to_string(&expected_path) {
-            Err(_) => failures.push(format!(
-                "{file_name}: no expected file {stem}.expected; run with FRESHET_BLESS=1 and review it. Actual output:\n{actual}"
-            )),
-            Ok(expected) if expected != actual => failures.push(format!(
-                "{file_name}: output differs from {stem}.expected (- expected, + actual):\n{}",
-                diff(&expected, &actual)
-            )),
-            Ok(_) => {}
+        if let Err(problem) = check_expected(&dir.join(format!("{stem}.expected")), &actual) {
+            failures.push(format!("{file_name}: {problem}"));
         }
     }
     assert!(

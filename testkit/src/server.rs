@@ -73,6 +73,14 @@ impl Launch {
         self
     }
 
+    /// Writes the server's log (standard error) to the file `path`.
+    pub fn log_to(mut self, path: &Path) -> Launch {
+        let file = std::fs::File::create(path)
+            .unwrap_or_else(|e| panic!("create {}: {e}", path.display()));
+        self.command.stderr(Stdio::from(file));
+        self
+    }
+
     /// Starts the process and waits for the line that says it listens.
     pub fn start(mut self) -> Server {
         // The child is waited for in stop() or on drop.

@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use arrow::array::{Array, Int64Array};
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::Int64Type;
 use freshet_backends::embedded::{SegmentLog, SegmentLogOptions};
 use freshet_storage::log::{EventLog, Position};
 use rand::Rng;
@@ -56,18 +57,8 @@ async fn read_rows(dir: &std::path::Path) -> Vec<(i64, i64)> {
         let Some(last) = batches.last() else { break };
         position = last.next;
         for batch in &batches {
-            let writers = batch
-                .batch
-                .column(0)
-                .as_any()
-                .downcast_ref::<Int64Array>()
-                .unwrap();
-            let seqs = batch
-                .batch
-                .column(1)
-                .as_any()
-                .downcast_ref::<Int64Array>()
-                .unwrap();
+            let writers = batch.batch.column(0).as_primitive::<Int64Type>();
+            let seqs = batch.batch.column(1).as_primitive::<Int64Type>();
             assert_eq!(writers.null_count() + seqs.null_count(), 0);
             rows.extend((0..batch.batch.num_rows()).map(|i| (writers.value(i), seqs.value(i))));
         }

@@ -14,8 +14,7 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use freshet_api::proto::{
-    self, entity_key::Key, feature_store_client::FeatureStoreClient, feature_value::Value as V,
-    PayloadFormat,
+    self, entity_key::Key, feature_store_client::FeatureStoreClient, PayloadFormat,
 };
 use rand::Rng;
 use tonic::transport::Channel;
@@ -154,13 +153,9 @@ pub async fn wait_processed(client: &mut Client, source: &str) {
 // ---------------------------------------------------------------------------
 // The brute-force reference.
 
-/// What a feature computes, for the reference.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Agg {
-    Count,
-    Sum,
-    Avg,
-}
+/// What a feature computes, for the reference (these tests use count, sum, avg).
+pub use freshet_testkit::reference::Function as Agg;
+pub use freshet_testkit::values::{close, same, Val};
 
 /// A feature as the reference computes it: `agg` over the events whose amount is
 /// in `[min_amount, max_amount)` with event time in `(t - window, t]` (`t` and
@@ -225,54 +220,22 @@ impl Reference {
         }
     }
 
-    /// `spec` for `user` as of `t`.
+    /// `spec` for `user` as of `t`, by the test kit's brute-force reference.
     pub fn value(&self, spec: &Spec, user: i64, t: i64) -> Val {
-        let mut count = 0i64;
-        let mut sum = 0.0f64;
-        for event in self.by_user.get(&user).map(Vec::as_slice).unwrap_or(&[]) {
-            let in_window = event.ts <= t && spec.window.is_none_or(|w| event.ts > t - w);
-            let in_range = event.amount >= spec.min_amount && event.amount < spec.max_amount;
-            if in_window && in_range {
-                count += 1;
-                sum += event.amount;
-            }
-        }
-        match spec.agg {
-            Agg::Count => Val::I(count),
-            _ if count == 0 => spec.default.map_or(Val::Null, Val::F),
-            Agg::Sum => Val::F(sum),
-            Agg::Avg => Val::F(sum / count as f64),
-        }
+        let events = self.by_user.get(&user).map(Vec::as_slice).unwrap_or(&[]);
+        let in_range = events
+            .iter()
+            .filter(|e| e.amount >= spec.min_amount && e.amount < spec.max_amount)
+            .map(|e| (e.ts, Val::F(e.amount)));
+        freshet_testkit::reference::evaluate(spec.agg, spec.window, t, in_range)
+            .or(spec.default.map(Val::F))
     }
 }
 
 // ---------------------------------------------------------------------------
 // Values and reads.
 
-/// One feature value as the test compares it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Val {
-    Null,
-    I(i64),
-    F(f64),
-}
-
-/// Equality with floats within 1e-9 relative (an average divided in another order).
-pub fn close(a: &Val, b: &Val) -> bool {
-    match (a, b) {
-        (Val::F(x), Val::F(y)) => x == y || (x - y).abs() <= 1e-9 * x.abs().max(y.abs()),
-        _ => a == b,
-    }
-}
-
-pub fn val(value: &proto::FeatureValue) -> Val {
-    match &value.value {
-        None => Val::Null,
-        Some(V::IntValue(v)) => Val::I(*v),
-        Some(V::DoubleValue(v)) => Val::F(*v),
-        Some(other) => panic!("unexpected online value {other:?}"),
-    }
-}
+pub use crate::common::online_val as val;
 
 pub fn key(user: i64) -> proto::EntityKey {
     proto::EntityKey {
@@ -356,7 +319,7 @@ pub fn exact_differences(
     expected: &[Val],
     what: &str,
 ) -> Vec<String> {
-    differences_by(read, feature, users, expected, what, |a, b| a == b)
+    differences_by(read, feature, users, expected, what, same)
 }
 
 fn differences_by(
