@@ -410,13 +410,7 @@ async fn rows_without_key_or_event_time_are_counted_not_dropped() {
     // The counts are committed with the state: a restart reports the same.
     server.stop();
     let server = Server::start(data.path());
-    let status = server
-        .client()
-        .await
-        .get_status(proto::GetStatusRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let status = server.status().await;
     let checked = status
         .features
         .iter()

@@ -62,13 +62,7 @@ fn request(data: Vec<u8>, wait: bool) -> proto::IngestRequest {
 }
 
 async fn accepted(server: &Server) -> u64 {
-    let status = server
-        .client()
-        .await
-        .get_status(proto::GetStatusRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let status = server.status().await;
     status
         .sources
         .iter()

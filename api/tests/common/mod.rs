@@ -55,6 +55,16 @@ impl Server {
             .max_encoding_message_size(64 << 20)
     }
 
+    /// The server's `GetStatus` answer.
+    pub async fn status(&self) -> proto::GetStatusResponse {
+        self.client()
+            .await
+            .get_status(proto::GetStatusRequest {})
+            .await
+            .expect("GetStatus")
+            .into_inner()
+    }
+
     /// Stops the server with SIGTERM and checks it exits cleanly.
     pub fn stop(self) {
         self.0.stop()
