@@ -1,13 +1,14 @@
 //! The one error type of the api crate, and its mapping to gRPC status codes.
 
 use freshet_engine::EngineError;
+use freshet_registry::RegistryError;
 use freshet_sql::SqlError;
 use freshet_storage::StorageError;
 
 /// Everything that can go wrong in the server or the client library.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// Definitions or registry lookups failed.
+    /// Definitions did not parse or validate.
     #[error(transparent)]
     Sql(#[from] SqlError),
     /// The engine failed.
@@ -49,10 +50,16 @@ impl From<ApiError> for tonic::Status {
         use tonic::Status;
         let message = error.to_string();
         match error {
-            ApiError::Sql(SqlError::Parse { .. } | SqlError::Invalid(_)) => {
-                Status::invalid_argument(message)
+            ApiError::Sql(error) | ApiError::Engine(EngineError::Definitions(error)) => {
+                sql_status(&error, message)
             }
-            ApiError::Sql(SqlError::NotFound { .. }) => Status::not_found(message),
+            ApiError::Engine(EngineError::Registry(error)) => match error {
+                RegistryError::Definitions(error) => sql_status(&error, message),
+                RegistryError::NotFound { .. } => Status::not_found(message),
+                RegistryError::Storage(_) | RegistryError::CorruptRecord { .. } => {
+                    Status::internal(message)
+                }
+            },
             ApiError::Engine(
                 EngineError::NotAStream { .. }
                 | EngineError::Payload { .. }
@@ -63,11 +70,16 @@ impl From<ApiError> for tonic::Status {
             }
             ApiError::Engine(EngineError::Refused(_)) => Status::failed_precondition(message),
             ApiError::Engine(EngineError::Stopped(_)) => Status::unavailable(message),
-            ApiError::Engine(EngineError::Definitions(SqlError::NotFound { .. })) => {
-                Status::not_found(message)
-            }
             ApiError::Status(status) => status,
             _ => Status::internal(message),
         }
+    }
+}
+
+/// Bad definitions are the caller's to fix; anything else from `sql` is ours.
+fn sql_status(error: &SqlError, message: String) -> tonic::Status {
+    match error {
+        SqlError::Parse { .. } | SqlError::Invalid(_) => tonic::Status::invalid_argument(message),
+        SqlError::Internal(_) | SqlError::File { .. } => tonic::Status::internal(message),
     }
 }

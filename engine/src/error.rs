@@ -25,9 +25,13 @@ pub enum EngineError {
     /// Running a plan failed.
     #[error("query error: {0}")]
     DataFusion(#[from] datafusion::error::DataFusionError),
-    /// The definitions could not be read from the registry.
+    /// Stored definitions no longer validate (a bug or a corrupt registry).
     #[error(transparent)]
     Definitions(#[from] freshet_sql::SqlError),
+    /// The registry could not be read or written, or does not hold what a
+    /// request names.
+    #[error(transparent)]
+    Registry(#[from] freshet_registry::RegistryError),
     /// A request names something unknown or asks for something not allowed.
     #[error("{0}")]
     InvalidRequest(String),

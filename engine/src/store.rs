@@ -8,10 +8,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
+use freshet_registry::{Plan, Registry, RegistryError, Versioned};
 use freshet_sql::model::{Definitions, Source};
-use freshet_sql::registry::{Plan, Registry, Versioned};
 use freshet_sql::resolved::StreamSource;
-use freshet_sql::SqlError;
 use freshet_storage::log::{EventLog, Position};
 use freshet_storage::online::OnlineStore;
 use freshet_storage::state::StateStore;
@@ -251,7 +250,7 @@ impl FeatureStore {
                 source_name: name.to_string(),
                 reason: "is a file source; only stream sources take events".into(),
             },
-            None => EngineError::Definitions(SqlError::NotFound {
+            None => EngineError::Registry(RegistryError::NotFound {
                 kind: "source",
                 reference: name.to_string(),
                 hint: String::new(),

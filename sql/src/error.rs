@@ -42,27 +42,6 @@ pub enum SqlError {
     /// The definitions parsed but are not valid; every problem found is listed.
     #[error("{} invalid definition(s):\n{}", .0.len(), .0.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
     Invalid(Vec<DefinitionError>),
-    /// A name or `name@vN` reference that the registry does not hold.
-    #[error("{kind} '{reference}' not found{hint}")]
-    NotFound {
-        /// The kind of object.
-        kind: &'static str,
-        /// The reference as given.
-        reference: String,
-        /// Extra explanation, starting with a separator, or empty.
-        hint: String,
-    },
-    /// The registry's storage failed.
-    #[error(transparent)]
-    Storage(#[from] freshet_storage::StorageError),
-    /// A stored registry record could not be decoded.
-    #[error("corrupt registry record '{key}': {reason}")]
-    CorruptRecord {
-        /// The record's key.
-        key: String,
-        /// Why it could not be read.
-        reason: String,
-    },
     /// Something that validation rules out happened anyway (a bug, not bad input).
     #[error("internal error: {0}")]
     Internal(String),

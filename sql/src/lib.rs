@@ -1,10 +1,11 @@
 //! Freshet's definitions: the model users write (sources, entities,
-//! transformations, features, labels, training sets), its parsing and validation,
-//! and the versioned registry that stores it.
+//! transformations, features, labels, training sets), its parsing, and its
+//! validation into the typed, resolved model the engine reads.
 //!
 //! The flow is `load` (text to [`Definitions`]) → `validate` (every reference,
-//! type, duration and SQL statement checked, all errors at once) → `registry`
-//! (diffed against the latest versions, stored atomically as new versions).
+//! type, duration and SQL statement checked, all errors at once, giving
+//! [`resolved::Resolved`]). Storing versions is the `freshet-registry` crate's job;
+//! this crate cannot see storage.
 
 pub mod aggregate;
 pub mod duration;
@@ -14,7 +15,6 @@ pub mod lineage;
 pub mod load;
 pub mod model;
 pub mod reference;
-pub mod registry;
 pub mod resolved;
 pub mod streaming;
 pub mod types;

@@ -18,11 +18,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use freshet_backends::embedded::RocksStateStore;
+use freshet_registry::{Change, Plan, Registry};
 use freshet_sql::aggregate::Aggregate;
 use freshet_sql::load::parse_definitions;
 use freshet_sql::model::{Definitions, Entity, Feature, Kind, Label, Object, Source};
 use freshet_sql::model::{TrainingSet, Transformation};
-use freshet_sql::registry::{Change, Plan, Registry};
 use freshet_sql::types::ColumnType;
 use freshet_sql::validate::Catalog;
 use freshet_testkit::fixtures::{check_expected, redact};

@@ -1,9 +1,13 @@
 //! [`ServeConfig`]: where the server keeps its data and listens, from a config file,
 //! the environment and flags (flags win over the environment, which wins over the
-//! file).
+//! file). The storage backends are chosen in the file only (`log`, `state`,
+//! `online`; each embedded when left out) and reach the backends crate as one
+//! [`StorageConfig`].
 
 use std::path::{Path, PathBuf};
 
+use freshet_storage::config::{LogBackend, OnlineBackend, StateBackend};
+use freshet_storage::StorageConfig;
 use serde::Deserialize;
 
 use crate::{ApiError, Result};
@@ -11,8 +15,8 @@ use crate::{ApiError, Result};
 /// The server's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServeConfig {
-    /// Folder of the embedded storage.
-    pub data_dir: PathBuf,
+    /// The storage backends and the folder of what is kept on local disk.
+    pub storage: StorageConfig,
     /// Address to listen on (`127.0.0.1:50051`; port 0 picks a free one).
     pub listen: String,
     /// A definitions file applied at start.
@@ -56,6 +60,15 @@ pub struct ServeOptions {
     /// Events per second a backfill replays at most; 0 for no cap [default: 0].
     #[arg(long, env = "FRESHET_BACKFILL_MAX_RATE")]
     pub backfill_max_rate: Option<u64>,
+    /// The event log's backend (config file only) [default: embedded].
+    #[arg(skip)]
+    pub log: Option<LogBackend>,
+    /// The operator state's backend (config file only) [default: embedded].
+    #[arg(skip)]
+    pub state: Option<StateBackend>,
+    /// The online store's backend (config file only) [default: embedded].
+    #[arg(skip)]
+    pub online: Option<OnlineBackend>,
 }
 
 /// The default data folder.
@@ -85,10 +98,15 @@ impl ServeConfig {
             }
         };
         Ok(ServeConfig {
-            data_dir: given
-                .data_dir
-                .or(from_file.data_dir)
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            storage: StorageConfig {
+                data_dir: given
+                    .data_dir
+                    .or(from_file.data_dir)
+                    .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+                log: from_file.log.unwrap_or_default(),
+                state: from_file.state.unwrap_or_default(),
+                online: from_file.online.unwrap_or_default(),
+            },
             listen: given
                 .listen
                 .or(from_file.listen)
@@ -129,7 +147,7 @@ mod tests {
             ..Default::default()
         };
         let config = ServeConfig::resolve(Some(&file), given).unwrap();
-        assert_eq!(config.data_dir, PathBuf::from("/var/lib/freshet"));
+        assert_eq!(config.storage, StorageConfig::embedded("/var/lib/freshet"));
         assert_eq!(config.listen, "127.0.0.1:9");
         let defaults = ServeConfig::resolve(None, ServeOptions::default()).unwrap();
         assert_eq!(defaults.training_memory, DEFAULT_TRAINING_MEMORY);
@@ -137,13 +155,29 @@ mod tests {
             defaults.backfill_checkpoint_rows,
             DEFAULT_BACKFILL_CHECKPOINT_ROWS
         );
-        assert_eq!(defaults.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
+        assert_eq!(defaults.storage, StorageConfig::embedded(DEFAULT_DATA_DIR));
         assert_eq!(defaults.listen, DEFAULT_LISTEN);
         std::fs::write(&file, "dta_dir: x\n").unwrap();
         let error = ServeConfig::resolve(Some(&file), ServeOptions::default()).unwrap_err();
         assert!(
             error.to_string().contains("unknown field `dta_dir`"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn the_file_names_the_backends_and_an_unknown_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("freshet.yaml");
+        std::fs::write(&file, "data_dir: /d\nlog: embedded\nonline: embedded\n").unwrap();
+        let config = ServeConfig::resolve(Some(&file), ServeOptions::default()).unwrap();
+        assert_eq!(config.storage, StorageConfig::embedded("/d"));
+        std::fs::write(&file, "log: kafka\n").unwrap();
+        let error = ServeConfig::resolve(Some(&file), ServeOptions::default()).unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains("freshet.yaml") && text.contains("unknown variant `kafka`"),
+            "{text}"
         );
     }
 }

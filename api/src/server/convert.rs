@@ -9,7 +9,7 @@ use freshet_engine::serving::OnlineValues;
 use freshet_engine::store::StoreStatus;
 use freshet_engine::training::{LabelRows, Progress, TrainingRequest};
 use freshet_engine::value::Value;
-use freshet_sql::registry::{Change, PlannedChange};
+use freshet_registry::{Change, PlannedChange};
 use prost::Message;
 use tonic::{Code, Status};
 

@@ -17,7 +17,6 @@ use freshet_engine::runtime::BackfillConfig;
 use freshet_engine::training::TrainingConfig;
 use freshet_engine::FeatureStore;
 use freshet_sql::load::{definitions_folder, read_definitions};
-use freshet_storage::StorageConfig;
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 use tracing::info;
@@ -44,13 +43,12 @@ pub async fn serve(
     config: ServeConfig,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<()> {
-    let data_dir = &config.data_dir;
+    let data_dir = &config.storage.data_dir;
     std::fs::create_dir_all(data_dir).map_err(|e| ApiError::File {
         path: data_dir.display().to_string(),
         reason: e.to_string(),
     })?;
-    let Storage { log, state, online } =
-        freshet_backends::open(&StorageConfig::embedded(data_dir)).await?;
+    let Storage { log, state, online } = freshet_backends::open(&config.storage).await?;
     let metrics = Arc::new(Metrics::new());
     let training = TrainingConfig {
         spill_dir: data_dir.join("spill"),

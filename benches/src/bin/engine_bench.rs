@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use freshet_api::proto::{self, entity_key::Key};
-use freshet_backends::embedded::{RocksOnlineStore, RocksStateStore};
 use freshet_benches::purchase_stream::{
     self, ingest, ingest_to_online, payload, processed, Load, FEATURES,
 };
@@ -25,7 +24,8 @@ use freshet_benches::stats::{per_sec, round3};
 use freshet_engine::catalog::{FeatureCatalog, LatestSet};
 use freshet_engine::serving::FeatureServer;
 use freshet_engine::value::Value;
-use freshet_sql::registry::Registry;
+use freshet_registry::Registry;
+use freshet_storage::StorageConfig;
 use serde_json::json;
 
 /// Benchmark settings.
@@ -263,8 +263,11 @@ async fn main() {
     }
     server.stop();
 
-    let state = Arc::new(RocksStateStore::open(data.join("state")).expect("state store"));
-    let online = Arc::new(RocksOnlineStore::open(data.join("online")).expect("online store"));
+    // The server's own storage, opened as the server opens it.
+    let storage = freshet_backends::open(&StorageConfig::embedded(&data))
+        .await
+        .expect("the server's storage");
+    let (state, online) = (storage.state, storage.online);
     let registry = Arc::new(Registry::new(state));
     let latest = Arc::new(
         LatestSet::load(&registry)

@@ -3,10 +3,12 @@
 //! and training are built from — and the naming of the tables that hold
 //! versions' values.
 
+mod lanes;
 mod resolve;
 mod tables;
 mod versions;
 
+pub use lanes::{upstream, LaneResolutions};
 pub use resolve::{FeatureCatalog, ResolvedVersion};
 pub use tables::{feature_table, frozen_table, private_view_table};
 pub use versions::{VersionState, VersionStatus};
@@ -16,7 +18,7 @@ use std::ops::Deref;
 use std::path::Path;
 use std::sync::Arc;
 
-use freshet_sql::registry::Registry;
+use freshet_registry::Registry;
 use freshet_sql::resolved::Resolved;
 use freshet_sql::validate::validate;
 
@@ -31,6 +33,8 @@ pub struct LatestSet {
     pub resolved: Arc<Resolved>,
     /// The status of every feature version, by table (`name@vN`).
     pub statuses: BTreeMap<String, VersionStatus>,
+    /// Lane pipelines' definitions resolved so far over these latest ones.
+    pub lanes: Arc<LaneResolutions>,
 }
 
 impl Deref for LatestSet {
@@ -53,6 +57,7 @@ impl LatestSet {
         Ok(LatestSet {
             resolved: Arc::new(validate(&definitions, "registry", Path::new("/")).await?),
             statuses: BTreeMap::new(),
+            lanes: Arc::default(),
         })
     }
 }

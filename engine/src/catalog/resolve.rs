@@ -4,15 +4,15 @@
 //! Serving and training share one catalog, and with it one cache of resolved
 //! versions, cleared whenever the definitions or version states change.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
+use freshet_registry::Registry;
 use freshet_sql::model::Feature;
-use freshet_sql::registry::Registry;
 use freshet_sql::resolved::ResolvedFeature;
 use freshet_sql::types::ColumnType;
 
-use super::{feature_table, frozen_table, LatestSet, VersionState};
+use super::{feature_table, frozen_table, upstream, LatestSet, VersionState};
 use crate::operators::FeatureInput;
 use crate::transforms::default_value;
 use crate::value::Value;
@@ -152,7 +152,19 @@ impl FeatureCatalog {
                 feature.entity
             ))
         })?;
-        let resolved = ResolvedFeature::resolve(&feature, key_column, &active.catalog)?;
+        // A version reading older (or newer) transformation versions than the
+        // latest resolves against its lane's relations, once a lane has opened.
+        let versions: BTreeMap<String, u32> =
+            upstream(&self.registry, std::slice::from_ref(&feature))?
+                .into_iter()
+                .map(|(name, t)| (name, t.version))
+                .collect();
+        let lane = match versions.is_empty() {
+            true => None,
+            false => active.lanes.covering(&versions),
+        };
+        let relations = lane.as_deref().map_or(&active.catalog, |l| &l.catalog);
+        let resolved = ResolvedFeature::resolve(&feature, key_column, relations)?;
         let served = Arc::new(ResolvedVersion {
             table,
             frozen,
@@ -321,5 +333,57 @@ mod tests {
             .insert(feature_table("spend", 2), status(2, VersionState::Active));
         catalog.set_latest(Arc::new(latest));
         assert_eq!(catalog.resolve("spend@v2").unwrap().table, "spend@v2");
+    }
+
+    const OVER_VIEW: &str = "sources:\n  - { name: clicks, stream: {}, schema: { user_id: int64, amount: int64, ts: timestamp }, event_time: ts }\n\
+        transformations:\n  - { name: amounts, sql: 'SELECT user_id, amount, ts FROM clicks' }\n\
+        entities:\n  - { name: user, key: user_id }\n\
+        features:\n  - { name: spend, entity: user, source: amounts, aggregate: sum(amount), window: 1h }\n";
+
+    /// `spend@v1` reads `amounts@v1` (integer amounts, so an integer sum);
+    /// `spend@v2` reads `amounts@v2`, which casts them to doubles.
+    #[tokio::test]
+    async fn a_version_over_older_transformations_resolves_against_its_lane() {
+        let dir = tempfile::tempdir().unwrap();
+        let state: Arc<dyn StateStore> = Arc::new(RocksStateStore::open(dir.path()).unwrap());
+        let registry = Arc::new(Registry::new(state.clone()));
+        let v2 = OVER_VIEW.replace(
+            "SELECT user_id, amount,",
+            "SELECT user_id, CAST(amount AS DOUBLE) AS amount,",
+        );
+        for text in [OVER_VIEW, v2.as_str()] {
+            let definitions = parse_definitions(text, "defs.yaml").unwrap();
+            registry
+                .apply(&definitions, "defs.yaml", Path::new("/"), false)
+                .await
+                .unwrap();
+        }
+        let latest = Arc::new(LatestSet::load(&registry).await.unwrap());
+        let v1 = registry
+            .resolve_version::<freshet_sql::model::Transformation>("amounts", 1)
+            .unwrap();
+        let lane = latest
+            .lanes
+            .resolve(
+                &latest,
+                BTreeMap::from([("amounts".to_string(), (1, v1.object.clone()))]),
+            )
+            .await
+            .unwrap();
+        let again = latest
+            .lanes
+            .resolve(
+                &latest,
+                BTreeMap::from([("amounts".to_string(), (1, v1.object))]),
+            )
+            .await
+            .unwrap();
+        assert!(Arc::ptr_eq(&lane, &again), "one resolution per version set");
+
+        let catalog = FeatureCatalog::new(registry.clone(), latest);
+        let old = catalog.resolve_definition("spend@v1").unwrap();
+        let new = catalog.resolve_definition("spend@v2").unwrap();
+        assert_eq!(old.value_type, ColumnType::Int64);
+        assert_eq!(new.value_type, ColumnType::Float64);
     }
 }

@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use arrow::compute::concat_batches;
 use arrow::record_batch::RecordBatch;
-use freshet_sql::model::{Definitions, Feature, Transformation};
-use freshet_sql::registry::{Registry, Versioned};
+use freshet_registry::Registry;
+use freshet_sql::model::Feature;
 use freshet_sql::resolved::{ResolvedFeature, StreamSource};
 use freshet_storage::log::{EventLog, LogBatch, Position};
 use freshet_storage::state::column_family::{OPERATOR_STATE, SOURCE_POSITIONS};
@@ -20,7 +20,7 @@ use freshet_storage::state::{StateStore, WriteBatch};
 use serde::{Deserialize, Serialize};
 
 use super::checkpoint::Checkpoint;
-use crate::catalog::{feature_table, private_view_table, LatestSet};
+use crate::catalog::{feature_table, private_view_table, upstream, LatestSet};
 use crate::operators::{Changes, FeatureInput, FeatureOperator, SkippedRows, ViewOperator};
 use crate::pipeline::Pipeline;
 use crate::state_keys::{
@@ -88,40 +88,6 @@ impl LaneRecord {
     }
 }
 
-/// The transformation versions a set of feature versions is computed from,
-/// following each version's recorded inputs upstream, by name.
-pub fn upstream(
-    registry: &Registry,
-    features: &[Feature],
-) -> Result<BTreeMap<String, Versioned<Transformation>>> {
-    let mut found: BTreeMap<String, Versioned<Transformation>> = BTreeMap::new();
-    let mut pending: Vec<(String, u32)> = features
-        .iter()
-        .flat_map(|f| f.inputs.iter().map(|(n, v)| (n.clone(), *v)))
-        .collect();
-    while let Some((name, version)) = pending.pop() {
-        if let Some(existing) = found.get(&name) {
-            if existing.version != version {
-                return Err(EngineError::Unsupported(format!(
-                    "one lane cannot read both '{name}@v{}' and '{name}@v{version}'",
-                    existing.version
-                )));
-            }
-            continue;
-        }
-        let transformation = registry.resolve_version::<Transformation>(&name, version)?;
-        pending.extend(
-            transformation
-                .object
-                .inputs
-                .iter()
-                .map(|(n, v)| (n.clone(), *v)),
-        );
-        found.insert(name, transformation);
-    }
-    Ok(found)
-}
-
 /// A lane opened for processing: its record, pipeline and operators.
 pub struct Lane {
     /// What it maintains and its progress in memory (ahead of the committed
@@ -160,17 +126,11 @@ impl Lane {
             .iter()
             .map(|(name, t)| (name.clone(), t.version))
             .collect();
-        let definitions = Definitions {
-            sources: active.definitions.sources.clone(),
-            transformations: transformations.into_values().map(|t| t.object).collect(),
-            entities: active.definitions.entities.clone(),
-            // Several versions of one feature may share a lane; their operators
-            // are built below, the tables they read need no feature definitions.
-            features: Vec::new(),
-            labels: Vec::new(),
-            training_sets: Vec::new(),
-        };
-        let lane_set = LatestSet::validated(definitions).await?;
+        let transformations = transformations
+            .into_iter()
+            .map(|(name, t)| (name, (t.version, t.object)))
+            .collect();
+        let lane_set = active.lanes.resolve(active, transformations).await?;
         let pipeline = Pipeline::build(&lane_set.definitions, &source.name).await?;
         let held: BTreeSet<&String> = others
             .iter()

@@ -1,9 +1,9 @@
 //! What users do to feature versions after applying them: wait for a backfill,
 //! retire a version, freeze and unfreeze a feature.
 
+use freshet_registry::{Frozen, Registry, Retirement};
 use freshet_sql::model::{Feature, Kind};
 use freshet_sql::reference::VersionRef;
-use freshet_sql::registry::{Frozen, Registry, Retirement};
 use freshet_storage::online::OnlineRow;
 use freshet_storage::state::column_family::OPERATOR_STATE;
 use freshet_storage::state::WriteBatch;

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use freshet_sql::registry::Registry;
+use freshet_registry::Registry;
 use freshet_sql::resolved::Resolved;
 use freshet_storage::log::{EventLog, Position};
 use freshet_storage::online::OnlineStore;
@@ -29,7 +29,7 @@ pub use source_task::{
 };
 pub use versions::version_statuses;
 
-use crate::catalog::{feature_table, LatestSet, VersionStatus};
+use crate::catalog::{feature_table, LaneResolutions, LatestSet, VersionStatus};
 use crate::ingest::rejected_topic;
 use crate::metrics::Metrics;
 use crate::{EngineError, Result};
@@ -40,8 +40,9 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 /// The stream processing of every active source.
 pub struct Engine {
     context: Arc<TaskContext>,
-    /// The definitions the tasks run, resolved when they were last started.
-    resolved: RwLock<Arc<Resolved>>,
+    /// The definitions the tasks run, resolved when they were last started, with
+    /// their lanes' resolutions.
+    resolved: RwLock<(Arc<Resolved>, Arc<LaneResolutions>)>,
     tasks: tokio::sync::Mutex<Vec<JoinHandle<()>>>,
     progress: RwLock<HashMap<String, watch::Receiver<Vec<Position>>>>,
 }
@@ -67,7 +68,7 @@ impl Engine {
                 backfill,
                 board: Arc::new(LaneBoard::default()),
             }),
-            resolved: RwLock::new(Arc::new(Resolved::default())),
+            resolved: RwLock::new(Default::default()),
             tasks: tokio::sync::Mutex::new(Vec::new()),
             progress: RwLock::new(HashMap::new()),
         }
@@ -91,7 +92,8 @@ impl Engine {
             log.ensure_topic(&source.topic, source.partitions).await?;
             log.ensure_topic(&rejected_topic(&source.topic), 1).await?;
         }
-        *self.resolved.write().unwrap_or_else(|p| p.into_inner()) = active.resolved.clone();
+        *self.resolved.write().unwrap_or_else(|p| p.into_inner()) =
+            (active.resolved.clone(), active.lanes.clone());
         let mut progress = HashMap::new();
         let mut failure = None;
         for source in active.streams.values() {
@@ -145,13 +147,14 @@ impl Engine {
     /// The definitions the engine runs (as resolved at the last start) with the
     /// status of every feature version now: what serving resolves names against.
     pub fn latest_set(&self) -> Result<LatestSet> {
-        let resolved = self
+        let (resolved, lanes) = self
             .resolved
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         Ok(LatestSet {
             resolved,
+            lanes,
             statuses: self
                 .version_statuses()?
                 .into_iter()

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use freshet_registry::{Registry, Retirement};
 use freshet_sql::model::{Feature, Kind};
-use freshet_sql::registry::{Registry, Retirement};
 
 use freshet_storage::state::StateStore;
 

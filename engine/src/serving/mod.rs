@@ -39,7 +39,7 @@ pub struct OnlineValues {
 /// # use freshet_engine::catalog::{FeatureCatalog, LatestSet};
 /// # use freshet_engine::serving::FeatureServer;
 /// # use freshet_engine::value::Value;
-/// # use freshet_sql::registry::Registry;
+/// # use freshet_registry::Registry;
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let dir = tempfile::tempdir().unwrap();
 /// let registry = Arc::new(Registry::new(Arc::new(RocksStateStore::open(dir.path().join("state")).unwrap())));

@@ -20,9 +20,9 @@ use std::sync::Arc;
 
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
+use freshet_registry::Registry;
 use freshet_sql::duration::parse_duration;
 use freshet_sql::model::{Label, TrainingSet as TrainingSetDefinition};
-use freshet_sql::registry::Registry;
 use freshet_sql::validate::RelationKind;
 use freshet_storage::log::EventLog;
 use tracing::info;

@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use freshet_registry::{Registry, Retirement};
 use freshet_sql::model::Kind;
-use freshet_sql::registry::{Registry, Retirement};
 use freshet_storage::state::WriteBatch;
 use tracing::{debug, info, warn};
 

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use freshet_sql::registry::Registry;
+use freshet_registry::Registry;
 use freshet_storage::log::EventLog;
 use freshet_storage::online::OnlineStore;
 use freshet_storage::state::StateStore;

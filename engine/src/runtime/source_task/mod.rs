@@ -17,8 +17,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Instant;
 
+use freshet_registry::Registry;
 use freshet_sql::model::{Feature, Kind};
-use freshet_sql::registry::Registry;
 use freshet_sql::resolved::StreamSource;
 use freshet_storage::log::Position;
 use freshet_storage::state::WriteBatch;
@@ -30,7 +30,8 @@ pub use context::{BackfillConfig, TaskContext};
 
 use super::board::LaneInfo;
 use super::checkpoint::Checkpoint;
-use super::lane::{remove_feature_state, upstream, Lane, LaneRecord};
+use super::lane::{remove_feature_state, Lane, LaneRecord};
+use crate::catalog::upstream;
 use crate::catalog::LatestSet;
 use crate::Result;
 

@@ -1,32 +1,20 @@
-//! The registry: every applied version of every definition, stored in the state
-//! store's `registry` column family.
-//!
-//! Keys: `def/KIND/NAME/VERSION` (version zero-padded) holds the object as JSON;
-//! `active/KIND/NAME` holds the newest applied version number. Versions are
-//! immutable: applying an unchanged object is a no-op, a changed one becomes version
-//! n+1, and one apply is one atomic write. A new version of a transformation makes
-//! new versions of everything that reads it ([`crate::lineage`]).
-//!
-//! A feature's bare name reads its *serving* version ([`lifecycle`]), which the
-//! engine moves once a new version's backfill has caught up.
-
-mod lifecycle;
+//! Applying definitions: validate them together with the latest objects they do
+//! not redefine, diff each against its latest version, and store every new version
+//! in one atomic write.
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 
-use freshet_storage::state::{column_family::REGISTRY, StateStore, WriteBatch};
+use freshet_sql::lineage::{dependency_order, reads};
+use freshet_sql::model::{Definitions, Kind, Object};
+use freshet_sql::reference::VersionRef;
+use freshet_sql::validate::{validate, Catalog};
+use freshet_sql::{DefinitionError, SqlError};
+use freshet_storage::state::{column_family::REGISTRY, WriteBatch};
 use serde::Serialize;
 use tracing::info;
 
-use crate::error::{Result, SqlError};
-use crate::lineage::dependency_order;
-use crate::model::{Definitions, Kind, Object};
-use crate::reference::VersionRef;
-use crate::validate::{validate, Catalog};
-
-pub use lifecycle::{Frozen, Retirement};
+use crate::{active_key, def_key, Registry, Result};
 
 /// What an apply does to one object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -64,165 +52,7 @@ pub struct Plan {
     pub changes: Vec<PlannedChange>,
 }
 
-/// One stored version of an object.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Versioned<T> {
-    /// The version number, from 1.
-    pub version: u32,
-    /// The definition as applied (file URIs absolute).
-    pub object: T,
-}
-
-/// The versioned definitions registry.
-pub struct Registry {
-    store: Arc<dyn StateStore>,
-    apply_lock: tokio::sync::Mutex<()>,
-}
-
-fn def_key(kind: Kind, name: &str, version: u32) -> Vec<u8> {
-    format!("def/{}/{}/{:010}", kind.name(), name, version).into_bytes()
-}
-
-fn active_key(kind: Kind, name: &str) -> Vec<u8> {
-    format!("active/{}/{}", kind.name(), name).into_bytes()
-}
-
 impl Registry {
-    /// A registry over `store`.
-    pub fn new(store: Arc<dyn StateStore>) -> Self {
-        Registry {
-            store,
-            apply_lock: tokio::sync::Mutex::new(()),
-        }
-    }
-
-    /// The latest (newest applied) version number of an object, if it exists; not
-    /// necessarily the one its bare name serves (see `serving_version`).
-    pub fn latest_version(&self, kind: Kind, name: &str) -> Result<Option<u32>> {
-        let Some(bytes) = self.store.get(REGISTRY, &active_key(kind, name))? else {
-            return Ok(None);
-        };
-        let text = String::from_utf8_lossy(&bytes);
-        text.parse::<u32>()
-            .map(Some)
-            .map_err(|e| SqlError::CorruptRecord {
-                key: String::from_utf8_lossy(&active_key(kind, name)).into_owned(),
-                reason: e.to_string(),
-            })
-    }
-
-    /// Every version number of an object, ascending.
-    pub fn versions(&self, kind: Kind, name: &str) -> Result<Vec<u32>> {
-        let prefix = format!("def/{}/{}/", kind.name(), name);
-        self.store
-            .scan_prefix(REGISTRY, prefix.as_bytes())?
-            .into_iter()
-            .map(|(key, _)| {
-                let text = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
-                text.parse::<u32>().map_err(|e| SqlError::CorruptRecord {
-                    key: String::from_utf8_lossy(&key).into_owned(),
-                    reason: e.to_string(),
-                })
-            })
-            .collect()
-    }
-
-    /// Resolves `name` (the serving version, else the latest) or `name@vN` (that version).
-    pub fn resolve<T: Object>(&self, reference: &str) -> Result<Versioned<T>> {
-        let not_found = |hint: String| SqlError::NotFound {
-            kind: T::KIND.name(),
-            reference: reference.to_string(),
-            hint,
-        };
-        let VersionRef { name, version } =
-            VersionRef::parse(reference).map_err(|m| not_found(format!(": {m}")))?;
-        let name = name.as_str();
-        let version = match version {
-            Some(version) => version,
-            None => match self.serving_version(T::KIND, name)? {
-                Some(version) => version,
-                None => self
-                    .latest_version(T::KIND, name)?
-                    .ok_or_else(|| not_found(String::new()))?,
-            },
-        };
-        let key = def_key(T::KIND, name, version);
-        let bytes = self.store.get(REGISTRY, &key)?.ok_or_else(|| {
-            let known = self.versions(T::KIND, name).unwrap_or_default();
-            not_found(match known.is_empty() {
-                true => String::new(),
-                false => format!(
-                    " (versions: {})",
-                    known
-                        .iter()
-                        .map(|v| format!("v{v}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            })
-        })?;
-        let object = serde_json::from_slice(&bytes).map_err(|e| SqlError::CorruptRecord {
-            key: String::from_utf8_lossy(&key).into_owned(),
-            reason: e.to_string(),
-        })?;
-        Ok(Versioned { version, object })
-    }
-
-    /// The latest version of every object of kind `T`, with its version number.
-    pub fn latest_versions<T: Object>(&self) -> Result<Vec<Versioned<T>>> {
-        let prefix = format!("active/{}/", T::KIND.name());
-        self.store
-            .scan_prefix(REGISTRY, prefix.as_bytes())?
-            .into_iter()
-            .map(|(key, _)| {
-                let name = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
-                self.resolve::<T>(&name)
-            })
-            .collect()
-    }
-
-    /// Every stored version of every object of kind `T`, by name then version.
-    pub fn all_versions<T: Object>(&self) -> Result<Vec<Versioned<T>>> {
-        let prefix = format!("def/{}/", T::KIND.name());
-        self.store
-            .scan_prefix(REGISTRY, prefix.as_bytes())?
-            .into_iter()
-            .map(|(key, bytes)| {
-                let corrupt = |reason: String| SqlError::CorruptRecord {
-                    key: String::from_utf8_lossy(&key).into_owned(),
-                    reason,
-                };
-                let text = String::from_utf8_lossy(&key[prefix.len()..]).into_owned();
-                let version = text
-                    .rsplit_once('/')
-                    .and_then(|(_, v)| v.parse::<u32>().ok())
-                    .ok_or_else(|| corrupt("no version".into()))?;
-                let object = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
-                Ok(Versioned { version, object })
-            })
-            .collect()
-    }
-
-    fn latest_of<T: Object>(&self) -> Result<Vec<T>> {
-        Ok(self
-            .latest_versions::<T>()?
-            .into_iter()
-            .map(|v| v.object)
-            .collect())
-    }
-
-    /// The latest version of every object.
-    pub fn latest_definitions(&self) -> Result<Definitions> {
-        Ok(Definitions {
-            sources: self.latest_of()?,
-            transformations: self.latest_of()?,
-            entities: self.latest_of()?,
-            features: self.latest_of()?,
-            labels: self.latest_of()?,
-            training_sets: self.latest_of()?,
-        })
-    }
-
     /// Validates `definitions` together with the active objects they do not
     /// redefine, then stores a new version of every new or changed object, all in one
     /// atomic write (nothing when `dry_run`). Invalid definitions change nothing.
@@ -270,7 +100,7 @@ impl Registry {
         let mut transformation_versions = BTreeMap::new();
         for transformation in dependency_order(&validated.transformations) {
             let mut transformation = transformation.clone();
-            transformation.inputs = crate::lineage::reads(&transformation.sql)
+            transformation.inputs = reads(&transformation.sql)
                 .into_iter()
                 .filter_map(|r| transformation_versions.get(&r).map(|v| (r, *v)))
                 .collect();
@@ -346,7 +176,7 @@ impl Registry {
                     .iter()
                     .any(|c| c.kind == Kind::Feature && c.name == name && c.version == version);
                 if !planned && !self.versions(Kind::Feature, name)?.contains(&version) {
-                    errors.push(crate::error::DefinitionError {
+                    errors.push(DefinitionError {
                         file: file.to_string(),
                         object: format!("training_set '{}'", training_set.name),
                         field: "features".into(),
@@ -359,7 +189,7 @@ impl Registry {
         if errors.is_empty() {
             Ok(())
         } else {
-            Err(SqlError::Invalid(errors))
+            Err(SqlError::Invalid(errors).into())
         }
     }
 
@@ -405,11 +235,6 @@ impl Registry {
             });
         }
         Ok(version)
-    }
-
-    /// Version `version` of `name`.
-    pub fn resolve_version<T: Object>(&self, name: &str, version: u32) -> Result<Versioned<T>> {
-        self.resolve::<T>(&format!("{name}@v{version}"))
     }
 }
 

@@ -8,9 +8,9 @@
 use freshet_storage::state::{column_family::REGISTRY, WriteBatch};
 use serde::{Deserialize, Serialize};
 
-use super::Registry;
-use crate::error::{Result, SqlError};
-use crate::model::Kind;
+use crate::Registry;
+use crate::{RegistryError, Result};
+use freshet_sql::model::Kind;
 
 /// Why a version stopped being maintained.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,7 +53,7 @@ impl Registry {
         };
         serde_json::from_slice(&bytes)
             .map(Some)
-            .map_err(|e| SqlError::CorruptRecord {
+            .map_err(|e| RegistryError::CorruptRecord {
                 key: String::from_utf8_lossy(key).into_owned(),
                 reason: e.to_string(),
             })

@@ -1,20 +1,19 @@
-//! Registry versioning over a fixture file (DESIGN.md §4.6 and §4.7): re-applying
-//! is a no-op, a changed feature becomes version n+1 while version n stays
-//! addressable, and a rejected apply changes nothing.
+//! Registry versioning over a fixture file of `sql/tests/fixtures` (DESIGN.md
+//! §4.6 and §4.7): re-applying is a no-op, a changed feature becomes version n+1
+//! while version n stays addressable, and a rejected apply changes nothing.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use freshet_backends::embedded::RocksStateStore;
+use freshet_registry::{Change, Plan, Registry, RegistryError};
 use freshet_sql::load::parse_definitions;
 use freshet_sql::model::{Definitions, Feature, Kind, Source};
-use freshet_sql::registry::{Change, Plan, Registry};
-use freshet_sql::SqlError;
 
 const FIXTURE: &str = "csv_inferred.yaml";
 
 fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
 }
 
 fn fixture() -> Definitions {
@@ -28,7 +27,7 @@ fn registry(dir: &Path) -> Registry {
     ))
 }
 
-async fn apply(registry: &Registry, definitions: &Definitions) -> Result<Plan, SqlError> {
+async fn apply(registry: &Registry, definitions: &Definitions) -> Result<Plan, RegistryError> {
     registry
         .apply(definitions, FIXTURE, &fixtures_dir(), false)
         .await
