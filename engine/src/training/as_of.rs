@@ -1,10 +1,13 @@
 //! Feature values as of each label's time, for one partition of entity keys: the
 //! partition's events sorted by (key, event time, arrival), each label evaluated
-//! over its key's events with the online operator's own fold ([`fold_until`]),
+//! over its key's events with the online state's own slice merge
+//! ([`evaluate_slices`]; lifetime features: one fold carried forward),
 //! and, for features whose transforms need statistics, the value each event
 //! produced when it arrived (what the online operator fed its statistics).
 
-use crate::aggregate::{fold_until, Accumulator, Aggregation};
+use std::ops::Range;
+
+use crate::aggregate::{evaluate_slices, Accumulator, Aggregation};
 use crate::value::Value;
 
 use super::spill::EventRow;
@@ -100,7 +103,56 @@ pub fn evaluate_partition(
     out
 }
 
-/// One key: windowed features fold the window's events afresh at each label;
+/// A key's events grouped into the online state's event-time slices: (slice
+/// number, partial of its events in order, their range in the series).
+type Slices = Vec<(i64, Accumulator, Range<usize>)>;
+
+/// Adds `series[i]` (the latest in time order) to `slices`.
+fn push_slice(slices: &mut Slices, series: &[EventRow], i: usize, aggregation: &Aggregation) {
+    let event = &series[i];
+    let index = aggregation.retention.slice_of(event.time);
+    match slices.last_mut() {
+        Some((last, partial, range)) if *last == index => {
+            partial.update(event.time, &event.value);
+            range.end = i + 1;
+        }
+        _ => {
+            let mut partial = aggregation.accumulator();
+            partial.update(event.time, &event.value);
+            slices.push((index, partial, i..i + 1));
+        }
+    }
+}
+
+/// A windowed feature at `at` over `slices` of `series`, by the online state's
+/// own [`evaluate_slices`].
+fn evaluate_at(
+    slices: &Slices,
+    series: &[EventRow],
+    aggregation: &Aggregation,
+    window: i64,
+    at: i64,
+) -> Option<Value> {
+    let retention = aggregation.retention;
+    let first = retention.slice_of(at.saturating_sub(window));
+    let last = retention.slice_of(at);
+    let from = slices.partition_point(|(index, _, _)| *index < first);
+    let to = slices.partition_point(|(index, _, _)| *index <= last);
+    evaluate_slices(
+        aggregation,
+        slices[from..to].iter().map(|(index, partial, range)| {
+            (
+                *index,
+                partial,
+                series[range.clone()].iter().map(|ev| (ev.time, &ev.value)),
+            )
+        }),
+        at,
+    )
+}
+
+/// One key: windowed features merge the slices' partials (and fold the events
+/// of the slices the window's bounds cut) at each label, as an online read does;
 /// lifetime features carry one accumulator forward through the label times, as
 /// the online state folds everything older than its horizon.
 fn evaluate_key(
@@ -111,15 +163,12 @@ fn evaluate_key(
 ) {
     match aggregation.retention.window {
         Some(window) => {
+            let mut slices = Slices::new();
+            for i in 0..series.len() {
+                push_slice(&mut slices, series, i, aggregation);
+            }
             for label in labels {
-                let lower = label.at.saturating_sub(window);
-                let start = series.partition_point(|ev| ev.time <= lower);
-                let value = fold_until(
-                    None,
-                    aggregation,
-                    series[start..].iter().map(|ev| (ev.time, &ev.value)),
-                    label.at,
-                );
+                let value = evaluate_at(&slices, series, aggregation, window, label.at);
                 out.push((label.index, value));
             }
         }
@@ -141,17 +190,12 @@ fn evaluate_key(
 /// ones that came before it.
 fn observe_key(series: &[EventRow], aggregation: &Aggregation, out: &mut Vec<Observation>) {
     let mut folded = aggregation.accumulator();
+    let mut slices = Slices::new();
     for (i, event) in series.iter().enumerate() {
         let value = match aggregation.retention.window {
             Some(window) => {
-                let lower = event.time.saturating_sub(window);
-                let start = series[..=i].partition_point(|ev| ev.time <= lower);
-                fold_until(
-                    None,
-                    aggregation,
-                    series[start..=i].iter().map(|ev| (ev.time, &ev.value)),
-                    event.time,
-                )
+                push_slice(&mut slices, series, i, aggregation);
+                evaluate_at(&slices, series, aggregation, window, event.time)
             }
             None => {
                 folded.update(event.time, &event.value);
@@ -178,10 +222,7 @@ mod tests {
         Aggregation {
             function,
             integer_input: true,
-            retention: Retention {
-                window,
-                lateness: i64::MAX / 4,
-            },
+            retention: Retention::new(window, i64::MAX / 4),
         }
     }
 
@@ -212,8 +253,9 @@ mod tests {
         let mut events = events;
         sort_events(&mut events, 1);
         for function in AggregateFunction::ALL {
-            for window in [Some(10), None] {
-                let aggregation = aggregation(function, window);
+            for (window, slice) in [(Some(10), 1), (Some(10), 3), (Some(12), 4), (None, 1)] {
+                let mut aggregation = aggregation(function, window);
+                aggregation.retention.slice = slice;
                 let got = evaluate_partition(&events, &labels, &aggregation, false);
                 for (label, (index, value)) in labels.iter().zip(&got.values) {
                     let mut state = KeyState::default();
@@ -224,7 +266,7 @@ mod tests {
                     assert_eq!(
                         value,
                         &state.evaluate(&aggregation, label.at),
-                        "{function:?} {window:?} at {label:?}"
+                        "{function:?} {window:?} slice {slice} at {label:?}"
                     );
                 }
             }
