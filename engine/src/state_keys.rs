@@ -3,7 +3,7 @@
 //!
 //! | column family | key | value |
 //! |---|---|---|
-//! | `operator_state` | `f/TABLE\0KEY` | a feature table's state for one entity key (bincode `StoredFeature`) |
+//! | `operator_state` | `f/TABLE\0KEY` | a feature table's state for one entity key (bincode `StoredFeature`; in layout 2 a windowed feature's `KeyState` is its event-time slices, each slice's events and partial aggregate) |
 //! | `operator_state` | `f/TABLE\0` (empty key) | the table's value statistics (bincode `FeatureStats`) |
 //! | `operator_state` | `s/TABLE` | rows the table could not place (bincode `SkippedRows`) |
 //! | `operator_state` | `v/VIEW\0GROUP` | a view's row for one group (bincode `ViewRow`) |
