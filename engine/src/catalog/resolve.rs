@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use freshet_registry::Registry;
-use freshet_sql::model::Feature;
+use freshet_sql::model::{Feature, Kind};
 use freshet_sql::resolved::ResolvedFeature;
 use freshet_sql::types::ColumnType;
 
@@ -163,6 +163,17 @@ impl FeatureCatalog {
             true => None,
             false => active.lanes.covering(&versions),
         };
+        // Without a lane, the latest relations are right only for a version that
+        // reads the latest transformations; any other answer is not kept, so the
+        // lane's resolution is used once the lane opens.
+        let lasting = lane.is_some()
+            || versions.iter().all(|(name, version)| {
+                self.registry
+                    .latest_version(Kind::Transformation, name)
+                    .ok()
+                    .flatten()
+                    == Some(*version)
+            });
         let relations = lane.as_deref().map_or(&active.catalog, |l| &l.catalog);
         let resolved = ResolvedFeature::resolve(&feature, key_column, relations)?;
         let served = Arc::new(ResolvedVersion {
@@ -177,10 +188,12 @@ impl FeatureCatalog {
             value_type: resolved.value_type,
             feature,
         });
-        self.resolved
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(reference.to_string(), served.clone());
+        if lasting {
+            self.resolved
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(reference.to_string(), served.clone());
+        }
         Ok(served)
     }
 }
@@ -359,6 +372,12 @@ mod tests {
                 .unwrap();
         }
         let latest = Arc::new(LatestSet::load(&registry).await.unwrap());
+        let catalog = FeatureCatalog::new(registry.clone(), latest.clone());
+        // Before any lane holds `amounts@v1`, v1 can only be resolved against the
+        // latest relations; that answer is not kept.
+        let early = catalog.resolve_definition("spend@v1").unwrap();
+        assert_eq!(early.value_type, ColumnType::Float64);
+
         let v1 = registry
             .resolve_version::<freshet_sql::model::Transformation>("amounts", 1)
             .unwrap();
@@ -380,7 +399,6 @@ mod tests {
             .unwrap();
         assert!(Arc::ptr_eq(&lane, &again), "one resolution per version set");
 
-        let catalog = FeatureCatalog::new(registry.clone(), latest);
         let old = catalog.resolve_definition("spend@v1").unwrap();
         let new = catalog.resolve_definition("spend@v2").unwrap();
         assert_eq!(old.value_type, ColumnType::Int64);
