@@ -7,7 +7,7 @@ mod common;
 
 use common::{engine_definitions_in, stdout_of, Server};
 use freshet_api::proto::{self, entity_key::Key, feature_value::Value as V, PayloadFormat};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use freshet_testkit::server::metric;
 
 const MINUTE: i64 = 60_000_000;
 const HOUR: i64 = 60 * MINUTE;
@@ -101,20 +101,6 @@ async fn user_rows(server: &Server) -> (Vec<Vec<Expect>>, proto::GetOnlineFeatur
         .map(|row| row.values.iter().map(actual).collect())
         .collect();
     (rows, response)
-}
-
-async fn metrics(url: &str) -> String {
-    let address = url
-        .trim_start_matches("http://")
-        .trim_end_matches("/metrics");
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n")
-        .await
-        .unwrap();
-    let mut body = String::new();
-    stream.read_to_string(&mut body).await.unwrap();
-    body
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -256,7 +242,7 @@ async fn features_are_served_after_ingest_with_read_after_write() {
     );
 
     // Metrics count what happened.
-    let text = metrics(&server.metrics_url).await;
+    let text = server.metrics().await;
     for line in [
         "freshet_events_in_total{source=\"purchases\"} 6",
         "freshet_events_late_total{source=\"purchases\"} 1",
@@ -266,6 +252,13 @@ async fn features_are_served_after_ingest_with_read_after_write() {
         assert!(text.contains(line), "metrics lack {line:?}:\n{text}");
     }
     assert!(text.contains("freshet_lookup_seconds_count "), "{text}");
+    // Commits count the bytes they hand to each store.
+    for store in ["state", "online"] {
+        let series =
+            format!("freshet_store_bytes_written_total{{source=\"purchases\",store=\"{store}\"}}");
+        let bytes = metric(&text, &series).unwrap_or(0.0);
+        assert!(bytes > 0.0, "{series} is {bytes}:\n{text}");
+    }
     assert!(
         text.contains("freshet_micro_batch_seconds_bucket{source=\"purchases\""),
         "{text}"
@@ -392,7 +385,7 @@ async fn rows_without_key_or_event_time_are_counted_not_dropped() {
             ("clicks_direct@v1".to_string(), 1, 0),
         ]
     );
-    let text = metrics(&server.metrics_url).await;
+    let text = server.metrics().await;
     for line in [
         r#"freshet_rows_skipped_total{feature="clicks_direct@v1",reason="no_key"} 1"#,
         r#"freshet_rows_skipped_total{feature="clicks_checked_n@v1",reason="no_key"} 1"#,

@@ -12,6 +12,8 @@ use freshet_api::proto::{self, feature_store_client::FeatureStoreClient, Payload
 use serde_json::json;
 use tonic::transport::Channel;
 
+use freshet_testkit::server::metric;
+
 use crate::server::{client, Server};
 use crate::stats::round3;
 
@@ -216,6 +218,12 @@ pub async fn ingest_to_online(
     let (rss, peak) = (mb(rss), mb(peak));
     samples.push((round3(total), processed(&mut probe).await, rss));
     let rate = load.events as f64 / total;
+    let page = server.metrics().await;
+    let per_event = |store: &str| {
+        let series =
+            format!("freshet_store_bytes_written_total{{source=\"{SOURCE}\",store=\"{store}\"}}");
+        round3(metric(&page, &series).unwrap_or(0.0) / load.events as f64)
+    };
     let report = json!({
         "events": load.events,
         "keys": load.keys,
@@ -225,6 +233,8 @@ pub async fn ingest_to_online(
         "online_seconds": round3(total),
         "online_events_per_sec": round3(rate),
         "peak_rss_mb": round3(peak),
+        "state_bytes_per_event": per_event("state"),
+        "online_bytes_per_event": per_event("online"),
         "rss_samples": samples.iter().map(|(t, p, r)| json!({"t": t, "processed": p, "rss_mb": round3(*r)})).collect::<Vec<_>>(),
     });
     (report, rate)

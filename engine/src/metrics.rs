@@ -29,6 +29,10 @@ pub struct Metrics {
     /// Rows a feature version could not place (labels `feature` = `name@vN`,
     /// `reason` = `no_key` or `no_event_time`).
     pub rows_skipped: IntCounterVec,
+    /// Bytes (keys and values) that commits handed to the stores (labels
+    /// `source`, and `store` = `state` or `online`): the write amplification
+    /// per processed event, with `events_processed`.
+    pub bytes_written: IntCounterVec,
 }
 
 fn counter(registry: &Registry, name: &str, help: &str) -> IntCounterVec {
@@ -85,6 +89,17 @@ impl Metrics {
         registry
             .register(Box::new(rows_skipped.clone()))
             .expect("registered once");
+        let bytes_written = IntCounterVec::new(
+            Opts::new(
+                "freshet_store_bytes_written_total",
+                "Bytes of keys and values commits handed to the state and online stores",
+            ),
+            &["source", "store"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(bytes_written.clone()))
+            .expect("registered once");
         let events_per_second = GaugeVec::new(
             Opts::new(
                 "freshet_events_per_second",
@@ -138,6 +153,7 @@ impl Metrics {
             lag,
             batch_seconds,
             lookup_seconds,
+            bytes_written,
             late,
             rejected,
             events_replayed,

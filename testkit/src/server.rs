@@ -135,6 +135,28 @@ impl Server {
         Launch::new(binary, data_dir).args(extra).start()
     }
 
+    /// The text of its Prometheus endpoint now.
+    pub async fn metrics(&self) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let address = self
+            .metrics_url
+            .trim_start_matches("http://")
+            .trim_end_matches("/metrics");
+        let mut stream = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect to the metrics endpoint");
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")
+            .await
+            .expect("send the metrics request");
+        let mut body = String::new();
+        stream
+            .read_to_string(&mut body)
+            .await
+            .expect("read the metrics");
+        body
+    }
+
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
@@ -212,4 +234,13 @@ pub fn stdout_of(output: Output) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout).expect("utf-8 output")
+}
+
+/// The value of the series `name{labels}` (written exactly as the endpoint
+/// prints it, say `freshet_events_in_total{source="purchases"}`) in a
+/// Prometheus text page, if it is there.
+pub fn metric(page: &str, series: &str) -> Option<f64> {
+    page.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
 }

@@ -113,7 +113,7 @@ impl SourceTask {
         if running.lane.uncommitted_rows >= context.backfill.checkpoint_rows {
             let mut changes = Changes::default();
             running.lane.flush(context.state.as_ref(), &mut changes)?;
-            commit(&context, changes).await?;
+            commit(&context, &self.source.name, changes).await?;
             debug!(source = %self.source.name, lane = running.lane.record.id, done = running.lane.committed_rows, "backfill checkpoint");
         }
         Ok(true)
@@ -160,7 +160,7 @@ impl SourceTask {
                     .record
                     .remove(&self.source.name, &keep_views, &mut changes.state);
                 record.write(&self.source.name, &mut changes.state);
-                commit(&context, changes).await?;
+                commit(&context, &self.source.name, changes).await?;
                 let records: Vec<LaneRecord> =
                     self.lanes.iter().map(|r| r.lane.record.clone()).collect();
                 let reopened =
@@ -169,7 +169,7 @@ impl SourceTask {
                 info!(source = %self.source.name, versions = ?versions, "backfill caught up; merged into the live lane");
             }
             Joining::Alone => {
-                commit(&context, changes).await?;
+                commit(&context, &self.source.name, changes).await?;
                 info!(source = %self.source.name, versions = ?versions, "backfill caught up; runs as its own live lane");
                 self.lanes.push(running);
             }

@@ -1,22 +1,31 @@
 //! Writing one commit of a lane: online rows, then state with positions, then
 //! the log lines and metrics for rows the commit skipped.
 
+use freshet_storage::online::OnlineRow;
+use freshet_storage::state::{WriteBatch, WriteOp};
 use tracing::warn;
 
 use super::TaskContext;
 use crate::operators::Changes;
 use crate::Result;
 
-/// Writes a commit: online rows first (a replay after a crash rewrites them
-/// identically), then the state with the positions.
-pub(super) async fn commit(context: &TaskContext, mut changes: Changes) -> Result<()> {
+/// Writes a commit of `source`'s lane: online rows first (a replay after a
+/// crash rewrites them identically), then the state with the positions.
+pub(super) async fn commit(
+    context: &TaskContext,
+    source: &str,
+    mut changes: Changes,
+) -> Result<()> {
+    let written = &context.metrics.bytes_written;
     if !changes.online.is_empty() {
-        context
-            .online
-            .put(std::mem::take(&mut changes.online))
-            .await?;
+        let rows = std::mem::take(&mut changes.online);
+        let bytes = online_bytes(&rows);
+        context.online.put(rows).await?;
+        written.with_label_values(&[source, "online"]).inc_by(bytes);
     }
+    let bytes = state_bytes(&changes.state);
     context.state.write(changes.state)?;
+    written.with_label_values(&[source, "state"]).inc_by(bytes);
     for (table, skipped) in changes.skipped {
         warn!(
             feature = %table,
@@ -33,4 +42,24 @@ pub(super) async fn commit(context: &TaskContext, mut changes: Changes) -> Resul
             .inc_by(skipped.no_event_time);
     }
     Ok(())
+}
+
+/// The bytes of keys and values in a state batch.
+fn state_bytes(batch: &WriteBatch) -> u64 {
+    batch
+        .ops()
+        .iter()
+        .map(|op| match op {
+            WriteOp::Put { key, value, .. } => key.len() + value.len(),
+            WriteOp::Delete { key, .. } => key.len(),
+            WriteOp::DeletePrefix { prefix, .. } => prefix.len(),
+        } as u64)
+        .sum()
+}
+
+/// The bytes of tables, keys and values in online rows.
+fn online_bytes(rows: &[OnlineRow]) -> u64 {
+    rows.iter()
+        .map(|row| (row.table.len() + row.key.len() + row.value.len()) as u64)
+        .sum()
 }

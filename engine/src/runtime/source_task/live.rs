@@ -63,7 +63,7 @@ impl SourceTask {
                     .await?;
                 let mut changes = Changes::default();
                 running.lane.flush(context.state.as_ref(), &mut changes)?;
-                commit(&context, changes).await?;
+                commit(&context, &self.source.name, changes).await?;
                 let source = self.source.name.as_str();
                 context
                     .metrics
