@@ -233,9 +233,31 @@ pub async fn ingest_to_online(
         "online_seconds": round3(total),
         "online_events_per_sec": round3(rate),
         "peak_rss_mb": round3(peak),
+        "peak_rss_mb_by_processed": rss_milestones(&samples),
         "state_bytes_per_event": per_event("state"),
         "online_bytes_per_event": per_event("online"),
         "rss_samples": samples.iter().map(|(t, p, r)| json!({"t": t, "processed": p, "rss_mb": round3(*r)})).collect::<Vec<_>>(),
     });
     (report, rate)
+}
+
+/// The largest RSS sampled while no more than 1M, 10M and 30M events had been
+/// processed (each milestone the run reached): whether memory stays flat as the
+/// log grows.
+fn rss_milestones(samples: &[(f64, u64, f64)]) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    for milestone in [1_000_000u64, 10_000_000, 30_000_000] {
+        if samples
+            .iter()
+            .any(|(_, processed, _)| *processed >= milestone)
+        {
+            let peak = samples
+                .iter()
+                .filter(|(_, processed, _)| *processed <= milestone)
+                .map(|(_, _, rss)| *rss)
+                .fold(0.0, f64::max);
+            out.insert(format!("{}M", milestone / 1_000_000), json!(round3(peak)));
+        }
+    }
+    serde_json::Value::Object(out)
 }
