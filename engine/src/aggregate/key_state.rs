@@ -71,6 +71,18 @@ pub struct Slice {
     partial: Accumulator,
 }
 
+impl Slice {
+    /// The slice as [`evaluate_slices`] reads it; `None` when it holds nothing.
+    fn view(&self) -> Option<SliceView<'_, impl Iterator<Item = (i64, &Value)>>> {
+        Some(SliceView {
+            first: self.events.first()?.0,
+            last: self.events.last()?.0,
+            partial: &self.partial,
+            events: self.events.iter().map(|(t, v)| (*t, v)),
+        })
+    }
+}
+
 /// One entity's state for one feature.
 ///
 /// Reads at any time `t >= watermark - lateness` are exact: a windowed feature
@@ -184,13 +196,9 @@ impl KeyState {
                 let last = retention.slice_of(at);
                 evaluate_slices(
                     aggregation,
-                    self.slices.range(first..=last).map(|(index, slice)| {
-                        (
-                            *index,
-                            &slice.partial,
-                            slice.events.iter().map(|(t, v)| (*t, v)),
-                        )
-                    }),
+                    self.slices
+                        .range(first..=last)
+                        .filter_map(|(_, slice)| slice.view()),
                     at,
                 )
             }
@@ -209,38 +217,55 @@ impl KeyState {
     }
 }
 
-/// The windowed aggregate over `(at - W, at]` from slices given in ascending
-/// order as (slice number, partial, the slice's events in order): a slice wholly
-/// inside the window contributes its partial; a slice the window's bounds cut
-/// contributes its events inside the bounds. The one evaluation of windowed
-/// features shared by online reads, statistics and training sets, so they agree
-/// bit for bit.
+/// One slice as [`evaluate_slices`] reads it: the event times of its first and
+/// last events, its partial, and its events in order.
+pub struct SliceView<'a, E> {
+    /// The earliest event time in the slice.
+    pub first: i64,
+    /// The latest event time in the slice.
+    pub last: i64,
+    /// The aggregate of all its events.
+    pub partial: &'a Accumulator,
+    /// Its events, by event time.
+    pub events: E,
+}
+
+/// The windowed aggregate over `(at - W, at]` from non-empty slices given in
+/// ascending order: a slice whose events all fall inside the window contributes
+/// its partial; a slice the window's bounds cut contributes its events inside
+/// the bounds (so raw events are read only for the slice holding `at - W` and a
+/// newest slice holding events after `at`). Either way a slice's contribution
+/// is the fold of its events inside the window, in order, from empty, merged in
+/// slice order: the result depends only on the events inside the window. The
+/// one evaluation of windowed features shared by online reads, statistics and
+/// training sets, so they agree bit for bit.
 pub fn evaluate_slices<'a, S, E>(aggregation: &Aggregation, slices: S, at: i64) -> Option<Value>
 where
-    S: IntoIterator<Item = (i64, &'a Accumulator, E)>,
+    S: IntoIterator<Item = SliceView<'a, E>>,
     E: IntoIterator<Item = (i64, &'a Value)>,
 {
-    let retention = aggregation.retention;
-    let lower = at.saturating_sub(retention.window.unwrap_or(i64::MAX));
-    let width = retention.slice.max(1);
+    let lower = at.saturating_sub(aggregation.retention.window.unwrap_or(i64::MAX));
     let mut accumulator = aggregation.accumulator();
-    for (index, partial, events) in slices {
-        let start = index.saturating_mul(width);
-        let end = start.saturating_add(width - 1);
-        if end <= lower {
+    for slice in slices {
+        if slice.last <= lower {
             continue;
         }
-        if start > at {
+        if slice.first > at {
             break;
         }
-        if start > lower && end <= at {
-            accumulator.merge(partial);
+        if slice.first > lower && slice.last <= at {
+            accumulator.merge(slice.partial);
         } else {
-            for (t, v) in events {
+            // Folded from empty, then merged: the same bits the slice's partial
+            // has when all its events are inside, so the result depends only on
+            // the events inside the window, not on later events of the slice.
+            let mut inside = aggregation.accumulator();
+            for (t, v) in slice.events {
                 if t > lower && t <= at {
-                    accumulator.update(t, v);
+                    inside.update(t, v);
                 }
             }
+            accumulator.merge(&inside);
         }
     }
     accumulator.finish(aggregation.function)
@@ -338,7 +363,8 @@ mod tests {
     #[test]
     fn a_read_merges_inner_slices_and_folds_only_the_cut_ones() {
         // Slices of 10: [0,9], [10,19], [20,29]. Window 15 at t=24: (9, 24] takes
-        // the slice [10,19] whole and the events 20..=24 of the cut slice [20,29].
+        // the slice [10,19] whole and the events 20..=24 of the cut slice [20,29]
+        // (it holds 25, after t).
         let aggregation = Aggregation {
             function: AggregateFunction::Sum,
             integer_input: true,
@@ -361,6 +387,30 @@ mod tests {
         assert_eq!(state.evaluate(&aggregation, 24), Some(Value::Int(11_110)));
         // (10, 25]: 19, 20, 24, 25; the slice [10,19] is cut at 10.
         assert_eq!(state.evaluate(&aggregation, 25), Some(Value::Int(111_100)));
+    }
+
+    #[test]
+    fn a_read_does_not_change_when_later_events_join_its_slices() {
+        // Online reads `now` before later events arrive; training reads the same
+        // instant with them in the log. Both must give the same bits.
+        let aggregation = Aggregation {
+            function: AggregateFunction::Sum,
+            integer_input: false,
+            retention: Retention {
+                slice: 100,
+                ..Retention::new(Some(250), 1_000)
+            },
+        };
+        let mut state = KeyState::default();
+        for (t, v) in [(150, 0.1), (210, 0.7), (220, 0.2), (230, 0.3)] {
+            state.insert(&aggregation, t, t, Value::Float(v));
+        }
+        let before = [230, 240, 380].map(|at| state.evaluate(&aggregation, at));
+        state.insert(&aggregation, 290, 290, Value::Float(0.6));
+        let after = [230, 240, 380].map(|at| state.evaluate(&aggregation, at));
+        assert_eq!(before[..2], after[..2]);
+        // 380 sees (130, 380]: all five.
+        assert_ne!(before[2], after[2]);
     }
 
     proptest::proptest! {

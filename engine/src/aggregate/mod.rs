@@ -7,4 +7,6 @@ mod accumulator;
 mod key_state;
 
 pub use accumulator::Accumulator;
-pub use key_state::{evaluate_slices, fold_until, slice_width, Aggregation, KeyState, Retention};
+pub use key_state::{
+    evaluate_slices, fold_until, slice_width, Aggregation, KeyState, Retention, SliceView,
+};

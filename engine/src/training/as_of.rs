@@ -7,7 +7,7 @@
 
 use std::ops::Range;
 
-use crate::aggregate::{evaluate_slices, Accumulator, Aggregation};
+use crate::aggregate::{evaluate_slices, Accumulator, Aggregation, SliceView};
 use crate::value::Value;
 
 use super::spill::EventRow;
@@ -140,12 +140,14 @@ fn evaluate_at(
     let to = slices.partition_point(|(index, _, _)| *index <= last);
     evaluate_slices(
         aggregation,
-        slices[from..to].iter().map(|(index, partial, range)| {
-            (
-                *index,
+        slices[from..to].iter().map(|(_, partial, range)| {
+            let events = &series[range.clone()];
+            SliceView {
+                first: events[0].time,
+                last: events[events.len() - 1].time,
                 partial,
-                series[range.clone()].iter().map(|ev| (ev.time, &ev.value)),
-            )
+                events: events.iter().map(|ev| (ev.time, &ev.value)),
+            }
         }),
         at,
     )
