@@ -3,14 +3,13 @@
 //!
 //! | column family | key | value |
 //! |---|---|---|
-//! | `operator_state` | `f/TABLE\0KEY` | a feature table's state for one entity key (bincode `StoredFeature`; in layout 2 a windowed feature's `KeyState` is its event-time slices, each slice's events and partial aggregate) |
+//! | `operator_state` | `f/TABLE\0KEY` | a feature table's state for one entity key (bincode `StoredFeature`) |
 //! | `operator_state` | `f/TABLE\0` (empty key) | the table's value statistics (bincode `FeatureStats`) |
 //! | `operator_state` | `s/TABLE` | rows the table could not place (bincode `SkippedRows`) |
 //! | `operator_state` | `v/VIEW\0GROUP` | a view's row for one group (bincode `ViewRow`) |
 //! | `source_positions` | `lane/SOURCE/ID` | a lane's record and checkpoint (bincode `LaneRecord`) |
 //! | `counters` | `rejected/SOURCE`, `late/SOURCE` | ingest counters (u64, big-endian) |
 //! | `counters` | `watermark/SOURCE` | the largest event time accepted (i64, big-endian) |
-//! | `counters` | `layout` | the state layout version these entries are in (u32, big-endian; see [`crate::layout`]) |
 //!
 //! `TABLE` is a feature version's table (`name@vN`), `VIEW` a view version's
 //! (`name@vN`, or `name@vN#laneID` for a lane's private copy).
@@ -56,11 +55,6 @@ pub fn late_counter_key(source: &str) -> Vec<u8> {
 /// `counters`: the largest event time of `source` accepted so far.
 pub fn watermark_key(source: &str) -> Vec<u8> {
     format!("watermark/{source}").into_bytes()
-}
-
-/// `counters`: the state layout version of the store.
-pub fn layout_key() -> Vec<u8> {
-    b"layout".to_vec()
 }
 
 /// `TAG NAME \0 KEY`: the NUL ends the name, so one name's prefix never covers

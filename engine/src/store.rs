@@ -18,7 +18,6 @@ use tracing::warn;
 
 use crate::catalog::{feature_table, FeatureCatalog, VersionStatus};
 use crate::ingest::{IngestOptions, IngestReport, Ingestor, PayloadFormat};
-use crate::layout::check_layout;
 use crate::metrics::Metrics;
 use crate::runtime::{BackfillConfig, Engine};
 use crate::serving::{FeatureServer, OnlineValues};
@@ -113,8 +112,7 @@ pub struct FeatureStore {
 impl FeatureStore {
     /// Opens the store over `log`, `state` and `online`, and starts processing
     /// the applied definitions. Backfills run as `backfill` says and training
-    /// sets are built as `training` says. A state store written in another state
-    /// layout is refused, saying how to rebuild it ([`crate::layout`]).
+    /// sets are built as `training` says.
     pub async fn open(
         log: Arc<dyn EventLog>,
         state: Arc<dyn StateStore>,
@@ -123,7 +121,6 @@ impl FeatureStore {
         training: TrainingConfig,
         backfill: BackfillConfig,
     ) -> Result<FeatureStore> {
-        check_layout(state.as_ref())?;
         let registry = Arc::new(Registry::new(state.clone()));
         let engine = Arc::new(Engine::new(
             log.clone(),

@@ -1,16 +1,15 @@
 //! Property test of the feature operators: random event sequences (random keys,
 //! timestamps, values, out of order within the allowed lateness), split into random
 //! micro-batches, committed to a real RocksDB state store after each batch, then
-//! read back and evaluated at random read times `t`, over random slice widths.
-//! Every aggregate must equal a brute-force computation directly over the events
-//! with `t - W < event_time <= t`.
+//! read back and evaluated at random read times `t`. Every aggregate must equal a
+//! brute-force computation directly over the events with `t - W < event_time <= t`.
 
 use std::sync::Arc;
 
 use arrow::array::{Float64Array, Int64Array, TimestampMicrosecondArray};
 use arrow::record_batch::RecordBatch;
 use freshet_backends::embedded::RocksStateStore;
-use freshet_engine::aggregate::{slice_width, Aggregation, Retention};
+use freshet_engine::aggregate::{Aggregation, Retention};
 use freshet_engine::operators::{Changes, FeatureInput, FeatureOperator, StoredFeature};
 use freshet_engine::state_keys::feature_state_key;
 use freshet_engine::value::Value;
@@ -34,14 +33,8 @@ struct Event {
 
 /// Events whose times move forward by STEP on average but jitter by up to
 /// LATENESS / 2 either way, so every event is within the lateness of all before it.
-/// Half the jitters are whole seconds, so that events land exactly on slice starts
-/// and ends and on window bounds (slice widths and windows are whole seconds too).
 fn events() -> impl Strategy<Value = Vec<Event>> {
-    let jitter = prop_oneof![
-        -LATENESS / 2..LATENESS / 2,
-        (-LATENESS / SECOND / 2..LATENESS / SECOND / 2).prop_map(|s| s * SECOND),
-    ];
-    prop::collection::vec((0i64..4, jitter, 0u8..12), 1..160).prop_map(|raw| {
+    prop::collection::vec((0i64..4, -LATENESS / 2..LATENESS / 2, 0u8..12), 1..160).prop_map(|raw| {
         raw.into_iter()
             .enumerate()
             .map(|(i, (key, jitter, value))| Event {
@@ -120,24 +113,10 @@ fn batch(events: &[Event]) -> RecordBatch {
     .unwrap()
 }
 
-/// Read offsets after `watermark - lateness`: arbitrary, or whole seconds (on
-/// event times and slice bounds).
-fn reads() -> impl Strategy<Value = Vec<i64>> {
-    let read = prop_oneof![0i64..400 * SECOND, (0i64..400).prop_map(|s| s * SECOND)];
-    prop::collection::vec(read, 8)
-}
-
-/// Slice widths: whole seconds, or any width in microseconds; narrower, equal to
-/// or wider than the window.
-fn slice_widths() -> impl Strategy<Value = i64> {
-    prop_oneof![(1i64..=120).prop_map(|s| s * SECOND), 1i64..120 * SECOND]
-}
-
 fn check(
     events: Vec<Event>,
     cuts: Vec<usize>,
     window: Option<i64>,
-    slice: i64,
     reads: Vec<i64>,
 ) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().unwrap();
@@ -150,8 +129,8 @@ fn check(
                     function,
                     integer_input: false,
                     retention: Retention {
-                        slice,
-                        ..Retention::new(window, LATENESS)
+                        window,
+                        lateness: LATENESS,
                     },
                 };
                 let operator = FeatureOperator::new(
@@ -238,29 +217,17 @@ proptest! {
         events in events(),
         cuts in prop::collection::vec(0usize..200, 0..6),
         window_seconds in prop::sample::select(vec![1i64, 10, 60, 300]),
-        slice in slice_widths(),
-        reads in reads(),
+        reads in prop::collection::vec(0i64..400 * SECOND, 8),
     ) {
-        check(events, cuts, Some(window_seconds * SECOND), slice, reads)?;
-    }
-
-    #[test]
-    fn windowed_aggregates_with_the_default_slices_equal_brute_force(
-        events in events(),
-        cuts in prop::collection::vec(0usize..200, 0..6),
-        window_seconds in prop::sample::select(vec![64i64, 300, 3600]),
-        reads in reads(),
-    ) {
-        let window = window_seconds * SECOND;
-        check(events, cuts, Some(window), slice_width(window), reads)?;
+        check(events, cuts, Some(window_seconds * SECOND), reads)?;
     }
 
     #[test]
     fn lifetime_aggregates_equal_brute_force(
         events in events(),
         cuts in prop::collection::vec(0usize..200, 0..6),
-        reads in reads(),
+        reads in prop::collection::vec(0i64..400 * SECOND, 8),
     ) {
-        check(events, cuts, None, 1, reads)?;
+        check(events, cuts, None, reads)?;
     }
 }

@@ -49,7 +49,10 @@ impl FeatureInput {
             aggregation: Aggregation {
                 function: feature.aggregate.function,
                 integer_input: feature.integer_input(),
-                retention: Retention::new(feature.window_micros(), lateness),
+                retention: Retention {
+                    window: feature.window_micros(),
+                    lateness,
+                },
             },
             time_column: feature.time_column.clone().ok_or_else(|| {
                 EngineError::Unsupported(format!(

@@ -1,13 +1,10 @@
 //! Feature values as of each label's time, for one partition of entity keys: the
 //! partition's events sorted by (key, event time, arrival), each label evaluated
-//! over its key's events with the online state's own slice merge
-//! ([`evaluate_slices`]; lifetime features: one fold carried forward),
+//! over its key's events with the online operator's own fold ([`fold_until`]),
 //! and, for features whose transforms need statistics, the value each event
 //! produced when it arrived (what the online operator fed its statistics).
 
-use std::ops::Range;
-
-use crate::aggregate::{evaluate_slices, Accumulator, Aggregation, SliceView};
+use crate::aggregate::{fold_until, Accumulator, Aggregation};
 use crate::value::Value;
 
 use super::spill::EventRow;
@@ -103,58 +100,7 @@ pub fn evaluate_partition(
     out
 }
 
-/// A key's events grouped into the online state's event-time slices: (slice
-/// number, partial of its events in order, their range in the series).
-type Slices = Vec<(i64, Accumulator, Range<usize>)>;
-
-/// Adds `series[i]` (the latest in time order) to `slices`.
-fn push_slice(slices: &mut Slices, series: &[EventRow], i: usize, aggregation: &Aggregation) {
-    let event = &series[i];
-    let index = aggregation.retention.slice_of(event.time);
-    match slices.last_mut() {
-        Some((last, partial, range)) if *last == index => {
-            partial.update(event.time, &event.value);
-            range.end = i + 1;
-        }
-        _ => {
-            let mut partial = aggregation.accumulator();
-            partial.update(event.time, &event.value);
-            slices.push((index, partial, i..i + 1));
-        }
-    }
-}
-
-/// A windowed feature at `at` over `slices` of `series`, by the online state's
-/// own [`evaluate_slices`].
-fn evaluate_at(
-    slices: &Slices,
-    series: &[EventRow],
-    aggregation: &Aggregation,
-    window: i64,
-    at: i64,
-) -> Option<Value> {
-    let retention = aggregation.retention;
-    let first = retention.slice_of(at.saturating_sub(window));
-    let last = retention.slice_of(at);
-    let from = slices.partition_point(|(index, _, _)| *index < first);
-    let to = slices.partition_point(|(index, _, _)| *index <= last);
-    evaluate_slices(
-        aggregation,
-        slices[from..to].iter().map(|(_, partial, range)| {
-            let events = &series[range.clone()];
-            SliceView {
-                first: events[0].time,
-                last: events[events.len() - 1].time,
-                partial: Some(partial),
-                events: events.iter().map(|ev| (ev.time, &ev.value)),
-            }
-        }),
-        at,
-    )
-}
-
-/// One key: windowed features merge the slices' partials (and fold the events
-/// of the slices the window's bounds cut) at each label, as an online read does;
+/// One key: windowed features fold the window's events afresh at each label;
 /// lifetime features carry one accumulator forward through the label times, as
 /// the online state folds everything older than its horizon.
 fn evaluate_key(
@@ -165,12 +111,15 @@ fn evaluate_key(
 ) {
     match aggregation.retention.window {
         Some(window) => {
-            let mut slices = Slices::new();
-            for i in 0..series.len() {
-                push_slice(&mut slices, series, i, aggregation);
-            }
             for label in labels {
-                let value = evaluate_at(&slices, series, aggregation, window, label.at);
+                let lower = label.at.saturating_sub(window);
+                let start = series.partition_point(|ev| ev.time <= lower);
+                let value = fold_until(
+                    None,
+                    aggregation,
+                    series[start..].iter().map(|ev| (ev.time, &ev.value)),
+                    label.at,
+                );
                 out.push((label.index, value));
             }
         }
@@ -192,12 +141,17 @@ fn evaluate_key(
 /// ones that came before it.
 fn observe_key(series: &[EventRow], aggregation: &Aggregation, out: &mut Vec<Observation>) {
     let mut folded = aggregation.accumulator();
-    let mut slices = Slices::new();
     for (i, event) in series.iter().enumerate() {
         let value = match aggregation.retention.window {
             Some(window) => {
-                push_slice(&mut slices, series, i, aggregation);
-                evaluate_at(&slices, series, aggregation, window, event.time)
+                let lower = event.time.saturating_sub(window);
+                let start = series[..=i].partition_point(|ev| ev.time <= lower);
+                fold_until(
+                    None,
+                    aggregation,
+                    series[start..=i].iter().map(|ev| (ev.time, &ev.value)),
+                    event.time,
+                )
             }
             None => {
                 folded.update(event.time, &event.value);
@@ -224,7 +178,10 @@ mod tests {
         Aggregation {
             function,
             integer_input: true,
-            retention: Retention::new(window, i64::MAX / 4),
+            retention: Retention {
+                window,
+                lateness: i64::MAX / 4,
+            },
         }
     }
 
@@ -255,9 +212,8 @@ mod tests {
         let mut events = events;
         sort_events(&mut events, 1);
         for function in AggregateFunction::ALL {
-            for (window, slice) in [(Some(10), 1), (Some(10), 3), (Some(12), 4), (None, 1)] {
-                let mut aggregation = aggregation(function, window);
-                aggregation.retention.slice = slice;
+            for window in [Some(10), None] {
+                let aggregation = aggregation(function, window);
                 let got = evaluate_partition(&events, &labels, &aggregation, false);
                 for (label, (index, value)) in labels.iter().zip(&got.values) {
                     let mut state = KeyState::default();
@@ -268,7 +224,7 @@ mod tests {
                     assert_eq!(
                         value,
                         &state.evaluate(&aggregation, label.at),
-                        "{function:?} {window:?} slice {slice} at {label:?}"
+                        "{function:?} {window:?} at {label:?}"
                     );
                 }
             }
