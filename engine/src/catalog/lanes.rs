@@ -7,14 +7,13 @@
 //! every backfill step; the cache makes those re-openings cost no validation.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use freshet_registry::{Registry, Versioned};
 use freshet_sql::model::{Definitions, Feature, Transformation};
 use freshet_sql::resolved::Resolved;
-use freshet_sql::validate::validate;
 
+use super::resolve_stored;
 use crate::{EngineError, Result};
 
 /// Resolved lane definitions by the transformation versions they hold.
@@ -25,29 +24,30 @@ pub struct LaneResolutions {
 
 impl LaneResolutions {
     /// The sources and entities of `latest` with exactly `transformations` (by
-    /// name: version and definition), resolved; no features, labels or training
-    /// sets, since a lane's feature operators are built from their own versions.
+    /// name, as [`upstream`] gives them), resolved; no features, labels or
+    /// training sets, since a lane's feature operators are built from their own
+    /// versions.
     pub async fn resolve(
         &self,
         latest: &Resolved,
-        transformations: BTreeMap<String, (u32, Transformation)>,
+        transformations: &BTreeMap<String, Versioned<Transformation>>,
     ) -> Result<Arc<Resolved>> {
         let key: BTreeMap<String, u32> = transformations
             .iter()
-            .map(|(name, (version, _))| (name.clone(), *version))
+            .map(|(name, t)| (name.clone(), t.version))
             .collect();
         if let Some(found) = self.lock().get(&key) {
             return Ok(found.clone());
         }
         let definitions = Definitions {
             sources: latest.definitions.sources.clone(),
-            transformations: transformations.into_values().map(|(_, t)| t).collect(),
+            transformations: transformations.values().map(|t| t.object.clone()).collect(),
             entities: latest.definitions.entities.clone(),
             features: Vec::new(),
             labels: Vec::new(),
             training_sets: Vec::new(),
         };
-        let lane = Arc::new(validate(&definitions, "registry", Path::new("/")).await?);
+        let lane = Arc::new(resolve_stored(&definitions).await?);
         Ok(self.lock().entry(key).or_insert(lane).clone())
     }
 

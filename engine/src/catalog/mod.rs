@@ -19,6 +19,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use freshet_registry::Registry;
+use freshet_sql::model::Definitions;
 use freshet_sql::resolved::Resolved;
 use freshet_sql::validate::validate;
 
@@ -53,11 +54,17 @@ impl LatestSet {
 
     /// Validates and resolves `definitions` (as stored, so file URIs are
     /// absolute); no versions.
-    pub async fn validated(definitions: freshet_sql::Definitions) -> Result<LatestSet> {
+    pub async fn validated(definitions: Definitions) -> Result<LatestSet> {
         Ok(LatestSet {
-            resolved: Arc::new(validate(&definitions, "registry", Path::new("/")).await?),
+            resolved: Arc::new(resolve_stored(&definitions).await?),
             statuses: BTreeMap::new(),
             lanes: Arc::default(),
         })
     }
+}
+
+/// Validates and resolves definitions as the registry stores them (file URIs
+/// already absolute).
+async fn resolve_stored(definitions: &Definitions) -> Result<Resolved> {
+    Ok(validate(definitions, "registry", Path::new("/")).await?)
 }

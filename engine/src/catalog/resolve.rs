@@ -166,14 +166,13 @@ impl FeatureCatalog {
         // Without a lane, the latest relations are right only for a version that
         // reads the latest transformations; any other answer is not kept, so the
         // lane's resolution is used once the lane opens.
-        let lasting = lane.is_some()
-            || versions.iter().all(|(name, version)| {
-                self.registry
-                    .latest_version(Kind::Transformation, name)
-                    .ok()
-                    .flatten()
-                    == Some(*version)
-            });
+        let mut lasting = true;
+        if lane.is_none() {
+            for (name, version) in &versions {
+                let latest = self.registry.latest_version(Kind::Transformation, name)?;
+                lasting &= latest == Some(*version);
+            }
+        }
         let relations = lane.as_deref().map_or(&active.catalog, |l| &l.catalog);
         let resolved = ResolvedFeature::resolve(&feature, key_column, relations)?;
         let served = Arc::new(ResolvedVersion {
@@ -381,20 +380,15 @@ mod tests {
         let v1 = registry
             .resolve_version::<freshet_sql::model::Transformation>("amounts", 1)
             .unwrap();
+        let transformations = BTreeMap::from([("amounts".to_string(), v1)]);
         let lane = latest
             .lanes
-            .resolve(
-                &latest,
-                BTreeMap::from([("amounts".to_string(), (1, v1.object.clone()))]),
-            )
+            .resolve(&latest, &transformations)
             .await
             .unwrap();
         let again = latest
             .lanes
-            .resolve(
-                &latest,
-                BTreeMap::from([("amounts".to_string(), (1, v1.object))]),
-            )
+            .resolve(&latest, &transformations)
             .await
             .unwrap();
         assert!(Arc::ptr_eq(&lane, &again), "one resolution per version set");

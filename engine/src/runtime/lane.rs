@@ -126,11 +126,7 @@ impl Lane {
             .iter()
             .map(|(name, t)| (name.clone(), t.version))
             .collect();
-        let transformations = transformations
-            .into_iter()
-            .map(|(name, t)| (name, (t.version, t.object)))
-            .collect();
-        let lane_set = active.lanes.resolve(active, transformations).await?;
+        let lane_set = active.lanes.resolve(active, &transformations).await?;
         let pipeline = Pipeline::build(&lane_set.definitions, &source.name).await?;
         let held: BTreeSet<&String> = others
             .iter()
