@@ -252,13 +252,14 @@ async fn features_are_served_after_ingest_with_read_after_write() {
         assert!(text.contains(line), "metrics lack {line:?}:\n{text}");
     }
     assert!(text.contains("freshet_lookup_seconds_count "), "{text}");
-    // Commits count the bytes they hand to each store.
-    for store in ["state", "online"] {
-        let series =
-            format!("freshet_store_bytes_written_total{{source=\"purchases\",store=\"{store}\"}}");
-        let bytes = metric(&text, &series).unwrap_or(0.0);
-        assert!(bytes > 0.0, "{series} is {bytes}:\n{text}");
-    }
+    // Commits count the bytes they hand to the state store; on the embedded
+    // defaults serving reads that state, so no second copy is written.
+    let series = |store: &str| {
+        format!("freshet_store_bytes_written_total{{source=\"purchases\",store=\"{store}\"}}")
+    };
+    let bytes = metric(&text, &series("state")).unwrap_or(0.0);
+    assert!(bytes > 0.0, "state bytes are {bytes}:\n{text}");
+    assert_eq!(metric(&text, &series("online")), None, "{text}");
     assert!(
         text.contains("freshet_micro_batch_seconds_bucket{source=\"purchases\""),
         "{text}"
@@ -268,6 +269,50 @@ async fn features_are_served_after_ingest_with_read_after_write() {
     server.stop();
     let server = Server::start(&data);
     assert_eq!(user_rows(&server).await.0, rows);
+}
+
+/// With `online: embedded` every commit's feature entries are copied to an
+/// online store of its own, which serves the values hand-worked above; the same
+/// data directory then serves them again from operator state (the default), so
+/// a deployment can switch either way.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_separate_online_store_serves_what_operator_state_serves() {
+    use Expect::*;
+    let dir = tempfile::tempdir().unwrap();
+    let definitions = definitions_in(dir.path());
+    let data = dir.path().join("data");
+    let config = dir.path().join("freshet.yaml");
+    std::fs::write(&config, "online: embedded\n").unwrap();
+    let config = config.display().to_string();
+    let server = Server::start_with(&data, &["--config", &config]);
+    stdout_of(server.cli(&["apply", "-f", &definitions]));
+    let now = chrono::Utc::now().timestamp_micros() / 1_000_000 * 1_000_000;
+    let events = vec![
+        event(1, 1, 10.0, now - 8 * DAY),
+        event(1, 2, 20.0, now - 2 * DAY),
+        event(1, 1, 5.5, now - HOUR),
+        event(1, 3, 100.0, now - 30 * MINUTE),
+        event(2, 2, 7.0, now - 20 * MINUTE),
+    ];
+    let mut client = server.client().await;
+    client.ingest(ingest(&events, true)).await.unwrap();
+    let expected = vec![
+        vec![F(25.5), I(2), S("books"), F(100.0), I(2), F(52.75)],
+        vec![F(7.0), I(1), S("games"), F(7.0), I(1), F(7.0)],
+        vec![F(0.0), I(0), S("none"), Null, I(0), F(99.0)],
+    ];
+    assert_eq!(user_rows(&server).await.0, expected);
+    let text = server.metrics().await;
+    let online = metric(
+        &text,
+        "freshet_store_bytes_written_total{source=\"purchases\",store=\"online\"}",
+    );
+    assert!(online.is_some_and(|bytes| bytes > 0.0), "{text}");
+    assert!(data.join("online").is_dir());
+    server.stop();
+
+    let server = Server::start(&data);
+    assert_eq!(user_rows(&server).await.0, expected);
 }
 
 #[tokio::test(flavor = "multi_thread")]

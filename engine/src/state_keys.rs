@@ -21,6 +21,15 @@ pub fn feature_state_key(table: &str, key: &[u8]) -> Vec<u8> {
     entry(b"f/", table, key)
 }
 
+/// The feature table and entity key of an `operator_state` key made by
+/// [`feature_state_key`]; `None` for every other key.
+pub fn split_feature_state_key(key: &[u8]) -> Option<(&str, &[u8])> {
+    let rest = key.strip_prefix(b"f/")?;
+    let end = rest.iter().position(|byte| *byte == 0)?;
+    let table = std::str::from_utf8(&rest[..end]).ok()?;
+    Some((table, &rest[end + 1..]))
+}
+
 /// `operator_state`: a view's row for `group`. Every row of a view shares the
 /// prefix `view_state_key(view, b"")`.
 pub fn view_state_key(view: &str, group: &[u8]) -> Vec<u8> {
@@ -79,6 +88,22 @@ mod tests {
         assert!(!feature_state_key("spend@v10", b"42").starts_with(&prefix));
         assert!(!view_state_key("spend@v1", b"42").starts_with(&prefix));
         assert_eq!(skipped_rows_key("spend@v1"), b"s/spend@v1".to_vec());
+    }
+
+    #[test]
+    fn a_feature_key_splits_into_its_table_and_entity_key() {
+        let key = feature_state_key("spend@v1", b"4\x002");
+        assert_eq!(
+            split_feature_state_key(&key),
+            Some(("spend@v1", &b"4\x002"[..]))
+        );
+        let stats = feature_state_key("spend@v1", b"");
+        assert_eq!(
+            split_feature_state_key(&stats),
+            Some(("spend@v1", &b""[..]))
+        );
+        assert_eq!(split_feature_state_key(&view_state_key("v@v1", b"4")), None);
+        assert_eq!(split_feature_state_key(&skipped_rows_key("spend@v1")), None);
     }
 
     #[test]

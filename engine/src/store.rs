@@ -20,7 +20,7 @@ use crate::catalog::{feature_table, FeatureCatalog, VersionStatus};
 use crate::ingest::{IngestOptions, IngestReport, Ingestor, PayloadFormat};
 use crate::metrics::Metrics;
 use crate::runtime::{BackfillConfig, Engine};
-use crate::serving::{FeatureServer, OnlineValues};
+use crate::serving::{FeatureServer, OnlineValues, StateOnline};
 use crate::training::{TrainingConfig, TrainingSets};
 use crate::value::Value;
 use crate::{EngineError, Result};
@@ -70,13 +70,13 @@ pub struct StoreStatus {
 /// # use std::sync::Arc;
 /// # use freshet_engine::{FeatureStore, ingest::{IngestOptions, PayloadFormat}};
 /// # use freshet_engine::{metrics::Metrics, runtime::BackfillConfig, training::TrainingConfig, value::Value};
-/// # use freshet_backends::embedded::{RocksOnlineStore, RocksStateStore, SegmentLog};
+/// # use freshet_backends::embedded::{RocksStateStore, SegmentLog};
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let dir = tempfile::tempdir().unwrap();
 /// let store = FeatureStore::open(
 ///     Arc::new(SegmentLog::open(dir.path().join("log")).unwrap()),
 ///     Arc::new(RocksStateStore::open(dir.path().join("state")).unwrap()),
-///     Arc::new(RocksOnlineStore::open(dir.path().join("online")).unwrap()),
+///     None, // serve from operator state
 ///     Arc::new(Metrics::new()),
 ///     TrainingConfig { spill_dir: dir.path().join("spill"), memory_budget: 1 << 30, partitions: 4 },
 ///     BackfillConfig::default(),
@@ -110,22 +110,26 @@ pub struct FeatureStore {
 }
 
 impl FeatureStore {
-    /// Opens the store over `log`, `state` and `online`, and starts processing
-    /// the applied definitions. Backfills run as `backfill` says and training
-    /// sets are built as `training` says.
+    /// Opens the store over `log`, `state` and `online` (`None`: serving reads
+    /// operator state, through [`StateOnline`]), and starts processing the
+    /// applied definitions. Backfills run as `backfill` says and training sets
+    /// are built as `training` says.
     pub async fn open(
         log: Arc<dyn EventLog>,
         state: Arc<dyn StateStore>,
-        online: Arc<dyn OnlineStore>,
+        online: Option<Arc<dyn OnlineStore>>,
         metrics: Arc<Metrics>,
         training: TrainingConfig,
         backfill: BackfillConfig,
     ) -> Result<FeatureStore> {
         let registry = Arc::new(Registry::new(state.clone()));
+        let online_copy = online.is_some();
+        let online = online.unwrap_or_else(|| Arc::new(StateOnline::new(state.clone())));
         let engine = Arc::new(Engine::new(
             log.clone(),
             state.clone(),
             online.clone(),
+            online_copy,
             metrics.clone(),
             registry.clone(),
             backfill,

@@ -26,7 +26,8 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct StorageConfig {
     /// The folder of everything this process keeps on its own disk: the embedded
-    /// backends' files (under `log/`, `state/` and `online/`).
+    /// backends' files (under `log/`, `state/` and, for a separate online store,
+    /// `online/`).
     pub data_dir: PathBuf,
     /// The backend of the event log.
     #[serde(default)]
@@ -47,7 +48,7 @@ impl StorageConfig {
             data_dir: data_dir.into(),
             log: LogBackend::Embedded,
             state: StateBackend::Embedded,
-            online: OnlineBackend::Embedded,
+            online: OnlineBackend::OperatorState,
         }
     }
 
@@ -61,7 +62,7 @@ impl StorageConfig {
         self.data_dir.join("state")
     }
 
-    /// The folder of the embedded online store.
+    /// The folder of the embedded online store (when [`OnlineBackend::Embedded`]).
     pub fn online_dir(&self) -> PathBuf {
         self.data_dir.join("online")
     }
@@ -85,11 +86,17 @@ pub enum StateBackend {
     Embedded,
 }
 
-/// Which backend serves [`crate::online::OnlineStore`].
+/// Where served feature values live.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OnlineBackend {
-    /// RocksDB in [`StorageConfig::online_dir`].
+    /// No second copy: serving reads the operator state the engine commits,
+    /// which holds every feature value already. What a single process runs on
+    /// by default.
     #[default]
+    OperatorState,
+    /// A [`crate::online::OnlineStore`] of its own: RocksDB in
+    /// [`StorageConfig::online_dir`], written after each commit of operator
+    /// state (reads then never wait on ingest's compactions).
     Embedded,
 }

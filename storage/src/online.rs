@@ -1,5 +1,8 @@
 //! The online store: the latest feature values, keyed by table and entity key, read
-//! in batches on the serving path.
+//! in batches on the serving path. A single process on the embedded defaults
+//! serves straight from operator state (the engine's `StateOnline` implements
+//! this trait over it); a store of its own receives a copy of every committed
+//! feature entry.
 //!
 //! Two things the engine relies on, which every backend must keep (the
 //! conformance suite checks both):

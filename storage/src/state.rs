@@ -153,6 +153,14 @@ pub trait StateStore: Send + Sync {
     /// The value of `key`, if any.
     fn get(&self, column_family: &str, key: &[u8]) -> Result<Option<Vec<u8>>>;
 
+    /// The values of many keys of one column family, in the order of `keys`
+    /// (`None` where a key has no value): the batched read of serving.
+    fn multi_get(&self, column_family: &str, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+        keys.iter()
+            .map(|key| self.get(column_family, key))
+            .collect()
+    }
+
     /// All entries whose key starts with `prefix`, in key order.
     fn scan_prefix(&self, column_family: &str, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
 

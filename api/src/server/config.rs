@@ -169,9 +169,16 @@ mod tests {
     fn the_file_names_the_backends_and_an_unknown_one_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("freshet.yaml");
-        std::fs::write(&file, "data_dir: /d\nlog: embedded\nonline: embedded\n").unwrap();
+        std::fs::write(
+            &file,
+            "data_dir: /d\nlog: embedded\nonline: operator_state\n",
+        )
+        .unwrap();
         let config = ServeConfig::resolve(Some(&file), ServeOptions::default()).unwrap();
         assert_eq!(config.storage, StorageConfig::embedded("/d"));
+        std::fs::write(&file, "data_dir: /d\nonline: embedded\n").unwrap();
+        let config = ServeConfig::resolve(Some(&file), ServeOptions::default()).unwrap();
+        assert_eq!(config.storage.online, OnlineBackend::Embedded);
         std::fs::write(&file, "log: kafka\n").unwrap();
         let error = ServeConfig::resolve(Some(&file), ServeOptions::default()).unwrap_err();
         let text = error.to_string();

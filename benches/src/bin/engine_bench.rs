@@ -22,7 +22,7 @@ use freshet_benches::purchase_stream::{
 use freshet_benches::server::{self, client, Server};
 use freshet_benches::stats::{per_sec, round3};
 use freshet_engine::catalog::{FeatureCatalog, LatestSet};
-use freshet_engine::serving::FeatureServer;
+use freshet_engine::serving::{FeatureServer, StateOnline};
 use freshet_engine::value::Value;
 use freshet_registry::Registry;
 use freshet_storage::StorageConfig;
@@ -268,6 +268,7 @@ async fn main() {
         .await
         .expect("the server's storage");
     let (state, online) = (storage.state, storage.online);
+    let online = online.unwrap_or_else(|| Arc::new(StateOnline::new(state.clone())));
     let registry = Arc::new(Registry::new(state));
     let latest = Arc::new(
         LatestSet::load(&registry)

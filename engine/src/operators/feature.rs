@@ -7,7 +7,6 @@ use arrow::array::Array;
 use arrow::record_batch::RecordBatch;
 use freshet_sql::resolved::ResolvedFeature;
 use freshet_sql::validate::RelationKind;
-use freshet_storage::online::OnlineRow;
 use freshet_storage::state::{column_family::OPERATOR_STATE, StateStore};
 
 use super::{Changes, FeatureStats, SkippedRows, StoredFeature};
@@ -216,8 +215,9 @@ impl FeatureOperator {
         Ok(())
     }
 
-    /// Moves what changed into `changes`, for state and online store alike; the
-    /// running count of skipped rows goes to state only.
+    /// Moves what changed into `changes`: each touched key's entry and the
+    /// statistics (what serving reads, from state or from the copy a commit
+    /// makes of them), and the running count of skipped rows.
     pub fn flush(&mut self, store: &dyn StateStore, changes: &mut Changes) -> Result<()> {
         if !self.skipped.is_empty() {
             let mut total = SkippedRows::load(store, &self.table)?;
@@ -228,30 +228,18 @@ impl FeatureOperator {
                 .push((self.table.clone(), std::mem::take(&mut self.skipped)));
         }
         for (key, stored) in self.working.drain() {
-            let bytes = stored.encode();
             changes.state.put(
                 OPERATOR_STATE,
                 feature_state_key(&self.table, &key),
-                bytes.clone(),
+                stored.encode(),
             );
-            changes.online.push(OnlineRow {
-                table: self.table.clone(),
-                key,
-                value: bytes,
-            });
         }
         if let Some(stats) = self.stats.take() {
-            let bytes = stats.encode();
             changes.state.put(
                 OPERATOR_STATE,
                 feature_state_key(&self.table, b""),
-                bytes.clone(),
+                stats.encode(),
             );
-            changes.online.push(OnlineRow {
-                table: self.table.clone(),
-                key: Vec::new(),
-                value: bytes,
-            });
         }
         Ok(())
     }

@@ -275,8 +275,8 @@ impl Lane {
         Ok(rows)
     }
 
-    /// Moves the working state and the record into `changes` (the caller writes
-    /// the online rows, then the state, as one commit).
+    /// Moves the working state and the record into `changes` (the caller
+    /// commits them as one).
     pub fn flush(&mut self, store: &dyn StateStore, changes: &mut Changes) -> Result<()> {
         for view in &mut self.views {
             view.flush(changes);
@@ -303,7 +303,6 @@ impl Lane {
         for part in parts {
             let part = part?;
             changes.state.append(part.state);
-            changes.online.extend(part.online);
             changes.skipped.extend(part.skipped);
         }
         self.record.write(&self.source.name, &mut changes.state);

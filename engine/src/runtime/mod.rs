@@ -49,11 +49,13 @@ pub struct Engine {
 
 impl Engine {
     /// An engine over the given storage and registry; nothing runs until
-    /// [`Engine::start`].
+    /// [`Engine::start`]. With `online_copy` each commit also writes its feature
+    /// entries to `online`; without, `online` reads operator state.
     pub fn new(
         log: Arc<dyn EventLog>,
         state: Arc<dyn StateStore>,
         online: Arc<dyn OnlineStore>,
+        online_copy: bool,
         metrics: Arc<Metrics>,
         registry: Arc<Registry>,
         backfill: BackfillConfig,
@@ -63,6 +65,7 @@ impl Engine {
                 log,
                 state,
                 online,
+                online_copy,
                 metrics,
                 registry,
                 backfill,

@@ -3,6 +3,8 @@
 //! `t` (windows `(t - W, t]`), then fill, clipping, scaling and defaults, with
 //! parameters from the statistics the version has gathered.
 
+mod state_online;
+
 use std::sync::Arc;
 
 use freshet_sql::types::ColumnType;
@@ -14,6 +16,8 @@ use crate::operators::{FeatureInput, FeatureStats, StoredFeature};
 use crate::transforms::finish;
 use crate::value::Value;
 use crate::{EngineError, Result};
+
+pub use state_online::StateOnline;
 
 /// Most entity keys in one request.
 pub const MAX_KEYS: usize = 10_000;

@@ -115,7 +115,7 @@ pub type ProgressSink = Arc<dyn Fn(Progress) + Send + Sync>;
 ///
 /// ```
 /// # use std::sync::Arc;
-/// # use freshet_backends::embedded::{RocksOnlineStore, RocksStateStore, SegmentLog};
+/// # use freshet_backends::embedded::{RocksStateStore, SegmentLog};
 /// # use freshet_engine::{FeatureStore, ingest::{IngestOptions, PayloadFormat}};
 /// # use freshet_engine::{metrics::Metrics, runtime::BackfillConfig};
 /// # use freshet_engine::training::{LabelRows, TrainingConfig, TrainingRequest};
@@ -124,7 +124,7 @@ pub type ProgressSink = Arc<dyn Fn(Progress) + Send + Sync>;
 /// let store = FeatureStore::open(
 ///     Arc::new(SegmentLog::open(dir.path().join("log")).unwrap()),
 ///     Arc::new(RocksStateStore::open(dir.path().join("state")).unwrap()),
-///     Arc::new(RocksOnlineStore::open(dir.path().join("online")).unwrap()),
+///     None, // serve from operator state
 ///     Arc::new(Metrics::new()),
 ///     TrainingConfig { spill_dir: dir.path().join("spill"), memory_budget: 1 << 30, partitions: 4 },
 ///     BackfillConfig::default(),

@@ -19,8 +19,9 @@ pub struct Storage {
     pub log: Arc<dyn EventLog>,
     /// Operator state, source positions and the registry.
     pub state: Arc<dyn StateStore>,
-    /// The online store.
-    pub online: Arc<dyn OnlineStore>,
+    /// The online store; `None` when serving reads operator state
+    /// ([`OnlineBackend::OperatorState`]).
+    pub online: Option<Arc<dyn OnlineStore>>,
 }
 
 /// Opens (creating where needed) the backends `config` names. The only function
@@ -34,8 +35,9 @@ pub async fn open(config: &StorageConfig) -> Result<Storage> {
     let state: Arc<dyn StateStore> = match config.state {
         StateBackend::Embedded => Arc::new(RocksStateStore::open(config.state_dir())?),
     };
-    let online: Arc<dyn OnlineStore> = match config.online {
-        OnlineBackend::Embedded => Arc::new(RocksOnlineStore::open(config.online_dir())?),
+    let online: Option<Arc<dyn OnlineStore>> = match config.online {
+        OnlineBackend::OperatorState => None,
+        OnlineBackend::Embedded => Some(Arc::new(RocksOnlineStore::open(config.online_dir())?)),
     };
     info!(
         data_dir = %config.data_dir.display(),

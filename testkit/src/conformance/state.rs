@@ -19,6 +19,7 @@ macro_rules! state_store_conformance {
                 failed_batch_writes_nothing,
                 durable_across_reopen,
                 scan_prefix_in_order,
+                multi_get_answers_in_key_order,
                 bytes_are_stored_exactly,
             ]
         );
@@ -118,6 +119,31 @@ pub async fn scan_prefix_in_order(opener: &impl Opener<dyn StateStore>) {
         .map(|(k, _)| String::from_utf8(k).unwrap())
         .collect();
     assert_eq!(keys, vec!["b/1", "b/10", "b/2"]);
+}
+
+/// A multi-get answers in the order of its keys, `None` for a missing key,
+/// repeated keys included, and never reads another column family.
+pub async fn multi_get_answers_in_key_order(opener: &impl Opener<dyn StateStore>) {
+    let (_namespace, store) = open_fresh(opener).await;
+    let mut batch = WriteBatch::new();
+    batch.put(cf::OPERATOR_STATE, b"f/a\x002".to_vec(), b"two".to_vec());
+    batch.put(cf::OPERATOR_STATE, b"f/a\x001".to_vec(), b"one".to_vec());
+    batch.put(cf::COUNTERS, b"f/a\x003".to_vec(), b"three".to_vec());
+    store.write(batch).unwrap();
+    let keys: Vec<Vec<u8>> = ["f/a\x002", "f/a\x003", "f/a\x001", "f/a\x002"]
+        .map(|key| key.as_bytes().to_vec())
+        .to_vec();
+    let values = store.multi_get(cf::OPERATOR_STATE, &keys).unwrap();
+    assert_eq!(
+        values,
+        vec![
+            Some(b"two".to_vec()),
+            None,
+            Some(b"one".to_vec()),
+            Some(b"two".to_vec())
+        ]
+    );
+    assert!(store.multi_get(cf::OPERATOR_STATE, &[]).unwrap().is_empty());
 }
 
 /// Keys and values come back byte for byte: empty values, zero and 0xff bytes,

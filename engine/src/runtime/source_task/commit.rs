@@ -1,27 +1,28 @@
-//! Writing one commit of a lane: online rows, then state with positions, then
-//! the log lines and metrics for rows the commit skipped.
+//! Writing one commit of a lane: the copy of its feature entries in an online
+//! store of its own (if any), then state with positions, then the log lines and
+//! metrics for rows the commit skipped.
 
 use freshet_storage::online::OnlineRow;
-use freshet_storage::state::{WriteBatch, WriteOp};
+use freshet_storage::state::{column_family::OPERATOR_STATE, WriteBatch, WriteOp};
 use tracing::warn;
 
 use super::TaskContext;
 use crate::operators::Changes;
+use crate::state_keys::split_feature_state_key;
 use crate::Result;
 
-/// Writes a commit of `source`'s lane: online rows first (a replay after a
-/// crash rewrites them identically), then the state with the positions.
-pub(super) async fn commit(
-    context: &TaskContext,
-    source: &str,
-    mut changes: Changes,
-) -> Result<()> {
+/// Writes a commit of `source`'s lane: with an online store of its own, the
+/// feature entries first (a replay after a crash rewrites them identically),
+/// then the state with the positions.
+pub(super) async fn commit(context: &TaskContext, source: &str, changes: Changes) -> Result<()> {
     let written = &context.metrics.bytes_written;
-    if !changes.online.is_empty() {
-        let rows = std::mem::take(&mut changes.online);
-        let bytes = online_bytes(&rows);
-        context.online.put(rows).await?;
-        written.with_label_values(&[source, "online"]).inc_by(bytes);
+    if context.online_copy {
+        let rows = online_rows(&changes.state);
+        if !rows.is_empty() {
+            let bytes = online_bytes(&rows);
+            context.online.put(rows).await?;
+            written.with_label_values(&[source, "online"]).inc_by(bytes);
+        }
     }
     let bytes = state_bytes(&changes.state);
     context.state.write(changes.state)?;
@@ -42,6 +43,27 @@ pub(super) async fn commit(
             .inc_by(skipped.no_event_time);
     }
     Ok(())
+}
+
+/// The feature entries a state batch puts, as online rows. Feature entries are
+/// only ever put by commits (removals go through `drop_table`).
+fn online_rows(batch: &WriteBatch) -> Vec<OnlineRow> {
+    batch
+        .ops()
+        .iter()
+        .filter_map(|op| match op {
+            WriteOp::Put {
+                column_family: OPERATOR_STATE,
+                key,
+                value,
+            } => split_feature_state_key(key).map(|(table, key)| OnlineRow {
+                table: table.to_string(),
+                key: key.to_vec(),
+                value: value.clone(),
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The bytes of keys and values in a state batch.

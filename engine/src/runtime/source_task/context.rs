@@ -35,8 +35,12 @@ pub struct TaskContext {
     pub log: Arc<dyn EventLog>,
     /// Operator state, lane records and the registry.
     pub state: Arc<dyn StateStore>,
-    /// Feature values for serving.
+    /// Feature values for serving: a store of its own, or operator state seen
+    /// as one ([`crate::serving::StateOnline`]).
     pub online: Arc<dyn OnlineStore>,
+    /// Whether `online` is a store of its own, to which each commit copies the
+    /// feature entries it writes to state; false when it reads operator state.
+    pub online_copy: bool,
     /// Metrics.
     pub metrics: Arc<Metrics>,
     /// The definitions and their versions.

@@ -40,6 +40,19 @@ impl StateStore for RocksStateStore {
             .map_err(rocks_error)
     }
 
+    fn multi_get(&self, column_family: &str, keys: &[Vec<u8>]) -> Result<Vec<Option<Vec<u8>>>> {
+        let handle = self.handle(column_family)?;
+        self.db
+            .batched_multi_get_cf(handle, keys, false)
+            .into_iter()
+            .map(|value| {
+                value
+                    .map(|found| found.map(|slice| slice.to_vec()))
+                    .map_err(rocks_error)
+            })
+            .collect()
+    }
+
     fn scan_prefix(&self, column_family: &str, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let handle = self.handle(column_family)?;
         let mut out = Vec::new();
