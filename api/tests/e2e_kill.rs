@@ -122,13 +122,15 @@ async fn killed_and_restarted_server_ends_with_the_same_online_values() {
     let expected = online_values(&server).await;
     server.stop();
 
-    // The same events, with SIGKILLs at random instants.
+    // The same events, with SIGKILLs at random instants, folded in micro-batches
+    // of one appended chunk each (many more commits for a kill to land among,
+    // and other batch boundaries than the reference's).
     let dir = tempfile::tempdir().unwrap();
     let definitions = definitions_in(dir.path());
     let data = dir.path().join("data");
     let mut applied = false;
     for _ in 0..ROUNDS {
-        let server = Server::start(&data);
+        let server = Server::start_with(&data, &["--micro-batch-rows", "1"]);
         if !applied {
             stdout_of(server.cli(&["apply", "-f", &definitions]));
             applied = true;

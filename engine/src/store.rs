@@ -19,7 +19,7 @@ use tracing::warn;
 use crate::catalog::{feature_table, FeatureCatalog, VersionStatus};
 use crate::ingest::{IngestOptions, IngestReport, Ingestor, PayloadFormat};
 use crate::metrics::Metrics;
-use crate::runtime::{BackfillConfig, Engine};
+use crate::runtime::{Engine, RuntimeConfig};
 use crate::serving::{FeatureServer, OnlineValues, StateOnline};
 use crate::training::{TrainingConfig, TrainingSets};
 use crate::value::Value;
@@ -69,7 +69,7 @@ pub struct StoreStatus {
 /// ```
 /// # use std::sync::Arc;
 /// # use freshet_engine::{FeatureStore, ingest::{IngestOptions, PayloadFormat}};
-/// # use freshet_engine::{metrics::Metrics, runtime::BackfillConfig, training::TrainingConfig, value::Value};
+/// # use freshet_engine::{metrics::Metrics, runtime::RuntimeConfig, training::TrainingConfig, value::Value};
 /// # use freshet_backends::embedded::{RocksStateStore, SegmentLog};
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let dir = tempfile::tempdir().unwrap();
@@ -79,7 +79,7 @@ pub struct StoreStatus {
 ///     None, // serve from operator state
 ///     Arc::new(Metrics::new()),
 ///     TrainingConfig { spill_dir: dir.path().join("spill"), memory_budget: 1 << 30, partitions: 4 },
-///     BackfillConfig::default(),
+///     RuntimeConfig::default(),
 /// ).await.unwrap();
 /// let definitions = freshet_sql::load::parse_definitions(
 ///     "sources:\n  - { name: clicks, stream: {}, schema: { user_id: int64, ts: timestamp }, event_time: ts }\n\
@@ -112,15 +112,15 @@ pub struct FeatureStore {
 impl FeatureStore {
     /// Opens the store over `log`, `state` and `online` (`None`: serving reads
     /// operator state, through [`StateOnline`]), and starts processing the
-    /// applied definitions. Backfills run as `backfill` says and training sets
-    /// are built as `training` says.
+    /// applied definitions. Micro-batches and backfills run as `runtime` says;
+    /// training sets are built as `training` says.
     pub async fn open(
         log: Arc<dyn EventLog>,
         state: Arc<dyn StateStore>,
         online: Option<Arc<dyn OnlineStore>>,
         metrics: Arc<Metrics>,
         training: TrainingConfig,
-        backfill: BackfillConfig,
+        runtime: RuntimeConfig,
     ) -> Result<FeatureStore> {
         let registry = Arc::new(Registry::new(state.clone()));
         let online_copy = online.is_some();
@@ -132,7 +132,7 @@ impl FeatureStore {
             online_copy,
             metrics.clone(),
             registry.clone(),
-            backfill,
+            runtime,
         ));
         let catalog = Arc::new(FeatureCatalog::new(
             registry.clone(),

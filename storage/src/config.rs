@@ -38,6 +38,17 @@ pub struct StorageConfig {
     /// The backend of the online store.
     #[serde(default)]
     pub online: OnlineBackend,
+    /// Bytes the embedded state store's RocksDB may hold in memory: its block
+    /// cache and memtables, half each.
+    #[serde(default = "default_state_memory")]
+    pub state_memory: usize,
+}
+
+/// The memory of the embedded state store's RocksDB by default: 256 MiB.
+pub const DEFAULT_STATE_MEMORY: usize = 256 << 20;
+
+fn default_state_memory() -> usize {
+    DEFAULT_STATE_MEMORY
 }
 
 impl StorageConfig {
@@ -49,6 +60,7 @@ impl StorageConfig {
             log: LogBackend::Embedded,
             state: StateBackend::Embedded,
             online: OnlineBackend::OperatorState,
+            state_memory: DEFAULT_STATE_MEMORY,
         }
     }
 

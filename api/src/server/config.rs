@@ -6,7 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use freshet_storage::config::{LogBackend, OnlineBackend, StateBackend};
+use freshet_engine::runtime::MicroBatchLimits;
+use freshet_storage::config::{LogBackend, OnlineBackend, StateBackend, DEFAULT_STATE_MEMORY};
 use freshet_storage::StorageConfig;
 use serde::Deserialize;
 
@@ -30,6 +31,11 @@ pub struct ServeConfig {
     pub backfill_checkpoint_rows: u64,
     /// Events per second a backfill replays at most; 0 for no cap.
     pub backfill_max_rate: u64,
+    /// Rows one live micro-batch of one partition folds at most.
+    pub micro_batch_rows: usize,
+    /// Bytes of decoded events one live micro-batch of one partition folds at
+    /// most (whole appended batches; at least one).
+    pub micro_batch_bytes: usize,
 }
 
 /// The settings given as flags or in the environment, each overriding the
@@ -60,13 +66,26 @@ pub struct ServeOptions {
     /// Events per second a backfill replays at most; 0 for no cap [default: 0].
     #[arg(long, env = "FRESHET_BACKFILL_MAX_RATE")]
     pub backfill_max_rate: Option<u64>,
+    /// Rows one live micro-batch of one partition folds at most: a lane that
+    /// is caught up commits what just arrived, one with a backlog up to this
+    /// many rows per commit [default: 262144].
+    #[arg(long, env = "FRESHET_MICRO_BATCH_ROWS")]
+    pub micro_batch_rows: Option<usize>,
+    /// Bytes of decoded events one live micro-batch of one partition folds at
+    /// most, bounding its working set [default: 67108864].
+    #[arg(long, env = "FRESHET_MICRO_BATCH_BYTES")]
+    pub micro_batch_bytes: Option<usize>,
+    /// Bytes the embedded state store's RocksDB may hold in memory, block
+    /// cache and memtables half each [default: 268435456].
+    #[arg(long, env = "FRESHET_STATE_MEMORY")]
+    pub state_memory: Option<usize>,
     /// The event log's backend (config file only) [default: embedded].
     #[arg(skip)]
     pub log: Option<LogBackend>,
     /// The operator state's backend (config file only) [default: embedded].
     #[arg(skip)]
     pub state: Option<StateBackend>,
-    /// The online store's backend (config file only) [default: embedded].
+    /// The online store's backend (config file only) [default: operator_state].
     #[arg(skip)]
     pub online: Option<OnlineBackend>,
 }
@@ -97,6 +116,7 @@ impl ServeConfig {
                     .map_err(|e| ApiError::Config(format!("{}: {e}", path.display())))?
             }
         };
+        let defaults = MicroBatchLimits::default();
         Ok(ServeConfig {
             storage: StorageConfig {
                 data_dir: given
@@ -106,6 +126,10 @@ impl ServeConfig {
                 log: from_file.log.unwrap_or_default(),
                 state: from_file.state.unwrap_or_default(),
                 online: from_file.online.unwrap_or_default(),
+                state_memory: given
+                    .state_memory
+                    .or(from_file.state_memory)
+                    .unwrap_or(DEFAULT_STATE_MEMORY),
             },
             listen: given
                 .listen
@@ -129,6 +153,16 @@ impl ServeConfig {
                 .backfill_max_rate
                 .or(from_file.backfill_max_rate)
                 .unwrap_or(0),
+            micro_batch_rows: given
+                .micro_batch_rows
+                .or(from_file.micro_batch_rows)
+                .unwrap_or(defaults.rows)
+                .max(1),
+            micro_batch_bytes: given
+                .micro_batch_bytes
+                .or(from_file.micro_batch_bytes)
+                .unwrap_or(defaults.bytes)
+                .max(1),
         })
     }
 }
@@ -157,6 +191,29 @@ mod tests {
         );
         assert_eq!(defaults.storage, StorageConfig::embedded(DEFAULT_DATA_DIR));
         assert_eq!(defaults.listen, DEFAULT_LISTEN);
+        assert_eq!(
+            (defaults.micro_batch_rows, defaults.micro_batch_bytes),
+            (1 << 18, 64 << 20)
+        );
+
+        // Micro-batch bounds and the state store's memory, from the file and
+        // from flags; a bound of 0 still lets one row through.
+        std::fs::write(
+            &file,
+            "micro_batch_rows: 5000\nmicro_batch_bytes: 1000000\nstate_memory: 33554432\n",
+        )
+        .unwrap();
+        let given = ServeOptions {
+            micro_batch_rows: Some(0),
+            ..Default::default()
+        };
+        let config = ServeConfig::resolve(Some(&file), given).unwrap();
+        assert_eq!(
+            (config.micro_batch_rows, config.micro_batch_bytes),
+            (1, 1_000_000)
+        );
+        assert_eq!(config.storage.state_memory, 32 << 20);
+
         std::fs::write(&file, "dta_dir: x\n").unwrap();
         let error = ServeConfig::resolve(Some(&file), ServeOptions::default()).unwrap_err();
         assert!(

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use arrow_flight::flight_service_server::FlightServiceServer;
 use freshet_backends::Storage;
 use freshet_engine::metrics::Metrics;
-use freshet_engine::runtime::BackfillConfig;
+use freshet_engine::runtime::{BackfillConfig, MicroBatchLimits, RuntimeConfig};
 use freshet_engine::training::TrainingConfig;
 use freshet_engine::FeatureStore;
 use freshet_sql::load::{definitions_folder, read_definitions};
@@ -55,13 +55,18 @@ pub async fn serve(
         memory_budget: config.training_memory,
         partitions: TRAINING_PARTITIONS,
     };
-    let backfill = BackfillConfig {
-        checkpoint_rows: config.backfill_checkpoint_rows,
-        max_rate: config.backfill_max_rate,
+    let runtime = RuntimeConfig {
+        micro_batch: MicroBatchLimits {
+            rows: config.micro_batch_rows,
+            bytes: config.micro_batch_bytes,
+        },
+        backfill: BackfillConfig {
+            checkpoint_rows: config.backfill_checkpoint_rows,
+            max_rate: config.backfill_max_rate,
+        },
     };
-    let store = Arc::new(
-        FeatureStore::open(log, state, online, metrics.clone(), training, backfill).await?,
-    );
+    let store =
+        Arc::new(FeatureStore::open(log, state, online, metrics.clone(), training, runtime).await?);
     let flight = TrainingFlight::new(store.training());
     let service = FeatureStoreService::new(store);
     if let Some(path) = &config.apply {

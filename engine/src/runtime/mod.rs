@@ -25,7 +25,7 @@ use tracing::{error, info};
 pub use board::{LaneBoard, LaneInfo};
 pub use checkpoint::Checkpoint;
 pub use source_task::{
-    BackfillConfig, SourceTask, TaskContext, BACKFILL_STEP_ROWS, MAX_BATCH_ROWS,
+    BackfillConfig, MicroBatchLimits, RuntimeConfig, SourceTask, TaskContext, BACKFILL_STEP_ROWS,
 };
 pub use versions::version_statuses;
 
@@ -58,7 +58,7 @@ impl Engine {
         online_copy: bool,
         metrics: Arc<Metrics>,
         registry: Arc<Registry>,
-        backfill: BackfillConfig,
+        config: RuntimeConfig,
     ) -> Engine {
         Engine {
             context: Arc::new(TaskContext {
@@ -68,7 +68,7 @@ impl Engine {
                 online_copy,
                 metrics,
                 registry,
-                backfill,
+                config,
                 board: Arc::new(LaneBoard::default()),
             }),
             resolved: RwLock::new(Default::default()),

@@ -117,7 +117,7 @@ pub type ProgressSink = Arc<dyn Fn(Progress) + Send + Sync>;
 /// # use std::sync::Arc;
 /// # use freshet_backends::embedded::{RocksStateStore, SegmentLog};
 /// # use freshet_engine::{FeatureStore, ingest::{IngestOptions, PayloadFormat}};
-/// # use freshet_engine::{metrics::Metrics, runtime::BackfillConfig};
+/// # use freshet_engine::{metrics::Metrics, runtime::RuntimeConfig};
 /// # use freshet_engine::training::{LabelRows, TrainingConfig, TrainingRequest};
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let dir = tempfile::tempdir().unwrap();
@@ -127,7 +127,7 @@ pub type ProgressSink = Arc<dyn Fn(Progress) + Send + Sync>;
 ///     None, // serve from operator state
 ///     Arc::new(Metrics::new()),
 ///     TrainingConfig { spill_dir: dir.path().join("spill"), memory_budget: 1 << 30, partitions: 4 },
-///     BackfillConfig::default(),
+///     RuntimeConfig::default(),
 /// ).await.unwrap();
 /// let definitions = freshet_sql::load::parse_definitions(
 ///     "sources:\n  - { name: clicks, stream: {}, schema: { user_id: int64, ts: timestamp }, event_time: ts }\n\

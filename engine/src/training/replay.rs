@@ -14,9 +14,11 @@ use tracing::info;
 use super::keys::KeyIds;
 use super::spill::{EventRow, Spill};
 use crate::pipeline::{BatchRows, Pipeline};
-use crate::runtime::MAX_BATCH_ROWS;
 use crate::value::{timestamps, value_at, Value};
 use crate::{EngineError, Result};
+
+/// Rows read from the log per call while replaying.
+const READ_ROWS: usize = 1 << 20;
 
 /// Where one feature's input events come from; features with equal feeds share
 /// their events.
@@ -160,7 +162,7 @@ pub async fn replay(
         let mut done = 0u64;
         let mut from = Position::START;
         while done < total {
-            let read = log.read(topic, partition, from, MAX_BATCH_ROWS).await?;
+            let read = log.read(topic, partition, from, READ_ROWS).await?;
             let Some(last) = read.last() else { break };
             from = last.next;
             let mut parts = Vec::with_capacity(read.len());

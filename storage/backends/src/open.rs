@@ -33,7 +33,10 @@ pub async fn open(config: &StorageConfig) -> Result<Storage> {
         LogBackend::Embedded => Arc::new(SegmentLog::open(config.log_dir())?),
     };
     let state: Arc<dyn StateStore> = match config.state {
-        StateBackend::Embedded => Arc::new(RocksStateStore::open(config.state_dir())?),
+        StateBackend::Embedded => Arc::new(RocksStateStore::open_with_memory(
+            config.state_dir(),
+            config.state_memory,
+        )?),
     };
     let online: Option<Arc<dyn OnlineStore>> = match config.online {
         OnlineBackend::OperatorState => None,

@@ -25,7 +25,7 @@ impl SourceTask {
     /// pending one is held back by the rate cap.
     pub(super) async fn step_backfills(&mut self) -> Result<(bool, Option<Duration>)> {
         let target = self.live_checkpoint();
-        let max_rate = self.context.backfill.max_rate;
+        let max_rate = self.context.config.backfill.max_rate;
         let mut progressed = false;
         let mut pause: Option<Duration> = None;
         let mut index = 0;
@@ -110,7 +110,7 @@ impl SourceTask {
             .events_replayed
             .with_label_values(&[&self.source.name])
             .inc_by(rows);
-        if running.lane.uncommitted_rows >= context.backfill.checkpoint_rows {
+        if running.lane.uncommitted_rows >= context.config.backfill.checkpoint_rows {
             let mut changes = Changes::default();
             running.lane.flush(context.state.as_ref(), &mut changes)?;
             commit(&context, &self.source.name, changes).await?;

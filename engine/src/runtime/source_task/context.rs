@@ -1,5 +1,6 @@
 //! What a source task is configured with and shares with the others: the
-//! storage, metrics and registry, backfill settings, and the lane board.
+//! storage, metrics and registry, micro-batch bounds and backfill settings, and
+//! the lane board.
 
 use std::sync::Arc;
 
@@ -10,6 +11,38 @@ use freshet_storage::state::StateStore;
 
 use crate::metrics::Metrics;
 use crate::runtime::board::LaneBoard;
+
+/// How the runtime processes: the bounds of live micro-batches and how
+/// backfills run.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct RuntimeConfig {
+    /// The bounds of one live micro-batch.
+    pub micro_batch: MicroBatchLimits,
+    /// How backfills run.
+    pub backfill: BackfillConfig,
+}
+
+/// How large one live micro-batch of one partition may grow: a read stops at
+/// whichever bound it reaches first (whole appended frames; at least one). A
+/// lane that is caught up folds and commits what just arrived at once (small
+/// batches, fresh values); one with a backlog folds up to the bounds per commit
+/// (fewer, larger commits), and the working set of a batch stays within them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MicroBatchLimits {
+    /// Rows, at most.
+    pub rows: usize,
+    /// Bytes of decoded Arrow data, at most.
+    pub bytes: usize,
+}
+
+impl Default for MicroBatchLimits {
+    fn default() -> Self {
+        MicroBatchLimits {
+            rows: 1 << 18,
+            bytes: 64 << 20,
+        }
+    }
+}
 
 /// How backfills run.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -45,8 +78,8 @@ pub struct TaskContext {
     pub metrics: Arc<Metrics>,
     /// The definitions and their versions.
     pub registry: Arc<Registry>,
-    /// Backfill settings.
-    pub backfill: BackfillConfig,
+    /// Micro-batch bounds and backfill settings.
+    pub config: RuntimeConfig,
     /// Where lanes are reported.
     pub board: Arc<LaneBoard>,
 }

@@ -4,11 +4,11 @@
 
 use std::time::Instant;
 
-use freshet_storage::log::Position;
+use freshet_storage::log::{LogBatch, Position};
 use tracing::debug;
 
 use super::commit::commit;
-use super::{SourceTask, MAX_BATCH_ROWS};
+use super::{MicroBatchLimits, SourceTask};
 use crate::operators::Changes;
 use crate::Result;
 
@@ -41,6 +41,7 @@ impl SourceTask {
     pub(super) async fn step_live(&mut self) -> Result<u64> {
         let mut total = 0;
         let context = self.context.clone();
+        let limits = context.config.micro_batch;
         for running in self.lanes.iter_mut().filter(|r| r.lane.record.live) {
             for partition in 0..self.partitions {
                 let batches = running
@@ -49,10 +50,11 @@ impl SourceTask {
                         context.log.as_ref(),
                         &self.topic,
                         partition,
-                        MAX_BATCH_ROWS,
+                        limits.rows,
                         None,
                     )
                     .await?;
+                let batches = within_bytes(batches, &limits);
                 if batches.is_empty() {
                     continue;
                 }
@@ -107,6 +109,64 @@ impl SourceTask {
             .lag
             .with_label_values(&[&self.source.name])
             .set(worst as i64);
-        Ok(worst <= MAX_BATCH_ROWS as u64)
+        Ok(worst <= self.context.config.micro_batch.rows as u64)
+    }
+}
+
+/// The leading frames of `batches` whose decoded data fits `limits.bytes`
+/// (at least one frame, so a batch larger than the bound still moves).
+fn within_bytes(mut batches: Vec<LogBatch>, limits: &MicroBatchLimits) -> Vec<LogBatch> {
+    let mut bytes = 0;
+    let keep = batches
+        .iter()
+        .position(|frame| {
+            bytes += frame.batch.get_array_memory_size();
+            bytes > limits.bytes
+        })
+        .map_or(batches.len(), |over| over.max(1));
+    batches.truncate(keep);
+    batches
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::Int64Array;
+    use arrow::record_batch::RecordBatch;
+    use freshet_storage::log::{LogBatch, Position};
+
+    use super::*;
+
+    fn frames(rows: &[usize]) -> Vec<LogBatch> {
+        let mut at = 0u64;
+        rows.iter()
+            .map(|n| {
+                let values = Int64Array::from_iter_values(0..*n as i64);
+                let batch = RecordBatch::try_from_iter([("v", Arc::new(values) as _)]).unwrap();
+                let frame = LogBatch {
+                    position: Position::from_parts(0, at),
+                    next: Position::from_parts(0, at + *n as u64),
+                    batch,
+                };
+                at += *n as u64;
+                frame
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_micro_batch_keeps_whole_frames_within_its_bytes_and_at_least_one() {
+        let size = |rows: usize| frames(&[rows])[0].batch.get_array_memory_size();
+        let limits = MicroBatchLimits {
+            rows: usize::MAX,
+            bytes: size(100) + size(100),
+        };
+        // Two frames of 100 rows fit; the third does not.
+        assert_eq!(within_bytes(frames(&[100, 100, 100]), &limits).len(), 2);
+        // A frame larger than the bound still moves, alone.
+        assert_eq!(within_bytes(frames(&[100_000, 10]), &limits).len(), 1);
+        assert_eq!(within_bytes(frames(&[10, 10]), &limits).len(), 2);
+        assert!(within_bytes(Vec::new(), &limits).is_empty());
     }
 }

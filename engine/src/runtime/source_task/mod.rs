@@ -26,7 +26,7 @@ use futures::future::select_all;
 use tokio::sync::watch;
 use tracing::info;
 
-pub use context::{BackfillConfig, TaskContext};
+pub use context::{BackfillConfig, MicroBatchLimits, RuntimeConfig, TaskContext};
 
 use super::board::LaneInfo;
 use super::checkpoint::Checkpoint;
@@ -34,10 +34,6 @@ use super::lane::{remove_feature_state, Lane, LaneRecord};
 use crate::catalog::upstream;
 use crate::catalog::LatestSet;
 use crate::Result;
-
-/// Rows read per partition per live micro-batch, at most (a batch may overshoot
-/// by one appended frame).
-pub const MAX_BATCH_ROWS: usize = 1 << 20;
 
 /// Rows a backfill reads per step, at most: small enough that a step delays the
 /// live lanes by well under a second.

@@ -2,8 +2,11 @@
 
 use std::path::Path;
 
-use rocksdb::{ColumnFamily, Direction, IteratorMode, Options, WriteOptions, DB};
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamily, Direction, IteratorMode, Options, WriteOptions, DB,
+};
 
+use freshet_storage::config::DEFAULT_STATE_MEMORY;
 use freshet_storage::state::{column_family, prefix_end, StateStore, WriteBatch, WriteOp};
 use freshet_storage::{Result, StorageError};
 
@@ -11,17 +14,35 @@ use super::rocks_error;
 
 /// Operator state, source positions, counters and the registry in one RocksDB
 /// database, one column family each, so a write batch spans them atomically.
+///
+/// Serving reads operator state too, so the tables carry bloom filters for
+/// point lookups. RocksDB's memory is bounded: one block cache and all
+/// memtables together take at most the `memory` given to
+/// [`RocksStateStore::open_with_memory`] (half each).
 pub struct RocksStateStore {
     db: DB,
 }
 
 impl RocksStateStore {
-    /// Opens (or creates) the store in `dir`.
+    /// Opens (or creates) the store in `dir`, with RocksDB's memory at
+    /// [`DEFAULT_STATE_MEMORY`].
     pub fn open(dir: impl AsRef<Path>) -> Result<RocksStateStore> {
+        Self::open_with_memory(dir, DEFAULT_STATE_MEMORY)
+    }
+
+    /// Opens (or creates) the store in `dir`; RocksDB's block cache and
+    /// memtables take at most `memory` bytes together.
+    pub fn open_with_memory(dir: impl AsRef<Path>, memory: usize) -> Result<RocksStateStore> {
+        let mut table_options = BlockBasedOptions::default();
+        table_options.set_bloom_filter(10.0, false);
+        table_options.set_block_cache(&Cache::new_lru_cache(memory / 2));
+        table_options.set_cache_index_and_filter_blocks(true);
         let mut options = Options::default();
         options.create_if_missing(true);
         options.create_missing_column_families(true);
         options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        options.set_block_based_table_factory(&table_options);
+        options.set_db_write_buffer_size(memory / 2);
         let db = DB::open_cf(&options, dir.as_ref(), column_family::ALL).map_err(rocks_error)?;
         Ok(RocksStateStore { db })
     }
