@@ -135,7 +135,8 @@ impl WriteBatch {
 ///   never decodes a value; the engine and the registry encode and decode their
 ///   own (see the [module docs](self)).
 /// - [`StateStore::write`] is atomic and durable across column families; ops
-///   apply in order, so a later op on the same key wins.
+///   apply in order, so a later op on the same key wins. [`StateStore::commit`]
+///   is atomic too, and durable as a prefix (see its docs).
 /// - [`StateStore::scan_prefix`] returns keys in byte order.
 ///
 /// ```
@@ -167,4 +168,13 @@ pub trait StateStore: Send + Sync {
     /// Applies the batch atomically and durably: after it returns, a crash keeps all
     /// of it; if it fails or the process dies during it, none of it is visible.
     fn write(&self, batch: WriteBatch) -> Result<()>;
+
+    /// Applies the batch atomically, visible when it returns, without waiting
+    /// for it to reach the disk: a crash of the machine may lose the latest
+    /// commits, always whole and newest first (what survives is every
+    /// [`StateStore::write`] and a prefix of the commits, never a commit
+    /// without those before it). A `write` makes every earlier commit durable.
+    /// The engine commits micro-batches this way: their state and source
+    /// positions are one batch, so a lost commit is replayed from the log.
+    fn commit(&self, batch: WriteBatch) -> Result<()>;
 }

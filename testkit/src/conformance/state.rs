@@ -18,6 +18,7 @@ macro_rules! state_store_conformance {
                 batch_spans_column_families,
                 failed_batch_writes_nothing,
                 durable_across_reopen,
+                commits_are_visible_at_once_and_durable_after_a_write,
                 scan_prefix_in_order,
                 multi_get_answers_in_key_order,
                 bytes_are_stored_exactly,
@@ -97,6 +98,49 @@ pub async fn durable_across_reopen(opener: &impl Opener<dyn StateStore>) {
     assert_eq!(
         store.get(cf::SOURCE_POSITIONS, b"purchases/0").unwrap(),
         Some(49u32.to_be_bytes().to_vec())
+    );
+}
+
+/// Commits are visible as soon as they return, each whole; once a later
+/// `write` returns, every commit before it survives close and reopen.
+pub async fn commits_are_visible_at_once_and_durable_after_a_write(
+    opener: &impl Opener<dyn StateStore>,
+) {
+    let namespace = opener.fresh().await;
+    {
+        let store = opener.open(&namespace).await;
+        for round in 0..50u32 {
+            let mut batch = WriteBatch::new();
+            batch.put(
+                cf::OPERATOR_STATE,
+                format!("state/{round:03}").into_bytes(),
+                round.to_be_bytes().to_vec(),
+            );
+            batch.put(
+                cf::SOURCE_POSITIONS,
+                b"purchases/0".to_vec(),
+                round.to_be_bytes().to_vec(),
+            );
+            store.commit(batch).unwrap();
+            assert_eq!(
+                store.get(cf::SOURCE_POSITIONS, b"purchases/0").unwrap(),
+                Some(round.to_be_bytes().to_vec())
+            );
+        }
+        let mut batch = WriteBatch::new();
+        batch.put(cf::REGISTRY, b"applied".to_vec(), b"yes".to_vec());
+        store.write(batch).unwrap();
+    }
+    let store = opener.open(&namespace).await;
+    let state = store.scan_prefix(cf::OPERATOR_STATE, b"state/").unwrap();
+    assert_eq!(state.len(), 50);
+    assert_eq!(
+        store.get(cf::SOURCE_POSITIONS, b"purchases/0").unwrap(),
+        Some(49u32.to_be_bytes().to_vec())
+    );
+    assert_eq!(
+        store.get(cf::REGISTRY, b"applied").unwrap(),
+        Some(b"yes".to_vec())
     );
 }
 

@@ -13,7 +13,11 @@ use crate::Result;
 
 /// Writes a commit of `source`'s lane: with an online store of its own, the
 /// feature entries first (a replay after a crash rewrites them identically),
-/// then the state with the positions.
+/// then the state with the positions, as a [`StateStore::commit`]: visible at
+/// once, and after a machine crash kept as a prefix of the commits, so the
+/// lane resumes from positions that match its state.
+///
+/// [`StateStore::commit`]: freshet_storage::state::StateStore::commit
 pub(super) async fn commit(context: &TaskContext, source: &str, changes: Changes) -> Result<()> {
     let written = &context.metrics.bytes_written;
     if context.online_copy {
@@ -25,7 +29,7 @@ pub(super) async fn commit(context: &TaskContext, source: &str, changes: Changes
         }
     }
     let bytes = state_bytes(&changes.state);
-    context.state.write(changes.state)?;
+    context.state.commit(changes.state)?;
     written.with_label_values(&[source, "state"]).inc_by(bytes);
     for (table, skipped) in changes.skipped {
         warn!(
