@@ -68,11 +68,11 @@ pub struct ServeOptions {
     pub backfill_max_rate: Option<u64>,
     /// Rows one live micro-batch of one partition folds at most: a lane that
     /// is caught up commits what just arrived, one with a backlog up to this
-    /// many rows per commit [default: 262144].
+    /// many rows per commit [default: 1048576].
     #[arg(long, env = "FRESHET_MICRO_BATCH_ROWS")]
     pub micro_batch_rows: Option<usize>,
     /// Bytes of decoded events one live micro-batch of one partition folds at
-    /// most, bounding its working set [default: 67108864].
+    /// most, bounding its working set [default: 268435456].
     #[arg(long, env = "FRESHET_MICRO_BATCH_BYTES")]
     pub micro_batch_bytes: Option<usize>,
     /// Bytes the embedded state store's RocksDB may hold in memory, block
@@ -193,7 +193,7 @@ mod tests {
         assert_eq!(defaults.listen, DEFAULT_LISTEN);
         assert_eq!(
             (defaults.micro_batch_rows, defaults.micro_batch_bytes),
-            (1 << 18, 64 << 20)
+            (1 << 20, 256 << 20)
         );
 
         // Micro-batch bounds and the state store's memory, from the file and

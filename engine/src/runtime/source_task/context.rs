@@ -38,8 +38,8 @@ pub struct MicroBatchLimits {
 impl Default for MicroBatchLimits {
     fn default() -> Self {
         MicroBatchLimits {
-            rows: 1 << 18,
-            bytes: 64 << 20,
+            rows: 1 << 20,
+            bytes: 256 << 20,
         }
     }
 }
