@@ -103,6 +103,33 @@ async fn user_rows(server: &Server) -> (Vec<Vec<Expect>>, proto::GetOnlineFeatur
     (rows, response)
 }
 
+/// The purchases the hand-worked rows below come from, `now` being whole
+/// seconds. Items: 1 = books, 2 = games; item 3 is not in the file, so the join
+/// drops it.
+fn hand_worked_events(now: i64) -> Vec<String> {
+    vec![
+        event(1, 1, 10.0, now - 8 * DAY),
+        event(1, 2, 20.0, now - 2 * DAY),
+        event(1, 1, 5.5, now - HOUR),
+        event(1, 3, 100.0, now - 30 * MINUTE),
+        event(2, 2, 7.0, now - 20 * MINUTE),
+    ]
+}
+
+/// The user features of users 1, 2 and an unknown user after
+/// [`hand_worked_events`], worked by hand.
+fn hand_worked_user_rows() -> Vec<Vec<Expect>> {
+    use Expect::*;
+    vec![
+        // 7d: 20 + 5.5; 1d: two purchases (one of item 3); latest joined category;
+        // lifetime max includes item 3; 30d categories {books, games}; 1d avg (5.5 + 100) / 2.
+        vec![F(25.5), I(2), S("books"), F(100.0), I(2), F(52.75)],
+        vec![F(7.0), I(1), S("games"), F(7.0), I(1), F(7.0)],
+        // Unknown user: defaults, count 0, NULL without default, fill 99.
+        vec![F(0.0), I(0), S("none"), Null, I(0), F(99.0)],
+    ]
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn features_are_served_after_ingest_with_read_after_write() {
     let dir = tempfile::tempdir().unwrap();
@@ -112,14 +139,7 @@ async fn features_are_served_after_ingest_with_read_after_write() {
     stdout_of(server.cli(&["apply", "-f", &definitions]));
 
     let now = chrono::Utc::now().timestamp_micros() / 1_000_000 * 1_000_000;
-    // Items: 1 = books, 2 = games; item 3 is not in the file, so the join drops it.
-    let events = vec![
-        event(1, 1, 10.0, now - 8 * DAY),
-        event(1, 2, 20.0, now - 2 * DAY),
-        event(1, 1, 5.5, now - HOUR),
-        event(1, 3, 100.0, now - 30 * MINUTE),
-        event(2, 2, 7.0, now - 20 * MINUTE),
-    ];
+    let events = hand_worked_events(now);
     let mut client = server.client().await;
     let response = client
         .ingest(ingest(&events, true))
@@ -131,17 +151,7 @@ async fn features_are_served_after_ingest_with_read_after_write() {
     // Read-after-write: the response came back only once the events were applied.
     let (rows, response) = user_rows(&server).await;
     use Expect::*;
-    assert_eq!(
-        rows,
-        vec![
-            // 7d: 20 + 5.5; 1d: two purchases (one of item 3); latest joined category;
-            // lifetime max includes item 3; 30d categories {books, games}; 1d avg (5.5 + 100) / 2.
-            vec![F(25.5), I(2), S("books"), F(100.0), I(2), F(52.75)],
-            vec![F(7.0), I(1), S("games"), F(7.0), I(1), F(7.0)],
-            // Unknown user: defaults, count 0, NULL without default, fill 99.
-            vec![F(0.0), I(0), S("none"), Null, I(0), F(99.0)],
-        ]
-    );
+    assert_eq!(rows, hand_worked_user_rows());
     assert_eq!(
         response.features,
         USER_FEATURES
@@ -277,7 +287,6 @@ async fn features_are_served_after_ingest_with_read_after_write() {
 /// a deployment can switch either way.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_separate_online_store_serves_what_operator_state_serves() {
-    use Expect::*;
     let dir = tempfile::tempdir().unwrap();
     let definitions = definitions_in(dir.path());
     let data = dir.path().join("data");
@@ -287,20 +296,10 @@ async fn a_separate_online_store_serves_what_operator_state_serves() {
     let server = Server::start_with(&data, &["--config", &config]);
     stdout_of(server.cli(&["apply", "-f", &definitions]));
     let now = chrono::Utc::now().timestamp_micros() / 1_000_000 * 1_000_000;
-    let events = vec![
-        event(1, 1, 10.0, now - 8 * DAY),
-        event(1, 2, 20.0, now - 2 * DAY),
-        event(1, 1, 5.5, now - HOUR),
-        event(1, 3, 100.0, now - 30 * MINUTE),
-        event(2, 2, 7.0, now - 20 * MINUTE),
-    ];
+    let events = hand_worked_events(now);
     let mut client = server.client().await;
     client.ingest(ingest(&events, true)).await.unwrap();
-    let expected = vec![
-        vec![F(25.5), I(2), S("books"), F(100.0), I(2), F(52.75)],
-        vec![F(7.0), I(1), S("games"), F(7.0), I(1), F(7.0)],
-        vec![F(0.0), I(0), S("none"), Null, I(0), F(99.0)],
-    ];
+    let expected = hand_worked_user_rows();
     assert_eq!(user_rows(&server).await.0, expected);
     let text = server.metrics().await;
     let online = metric(

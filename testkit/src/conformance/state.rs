@@ -72,33 +72,45 @@ pub async fn failed_batch_writes_nothing(opener: &impl Opener<dyn StateStore>) {
     assert_eq!(store.get(cf::OPERATOR_STATE, b"k").unwrap(), None);
 }
 
-/// Writes survive close and reopen, all of a batch together.
-pub async fn durable_across_reopen(opener: &impl Opener<dyn StateStore>) {
-    let namespace = opener.fresh().await;
-    {
-        let store = opener.open(&namespace).await;
-        for round in 0..50u32 {
-            let mut batch = WriteBatch::new();
-            batch.put(
-                cf::OPERATOR_STATE,
-                format!("state/{round:03}").into_bytes(),
-                round.to_be_bytes().to_vec(),
-            );
-            batch.put(
-                cf::SOURCE_POSITIONS,
-                b"purchases/0".to_vec(),
-                round.to_be_bytes().to_vec(),
-            );
-            store.write(batch).unwrap();
-        }
-    }
-    let store = opener.open(&namespace).await;
+/// Round `round` of a lane's commits: one state entry of its own and the
+/// source position, overwritten each round.
+fn round_batch(round: u32) -> WriteBatch {
+    let mut batch = WriteBatch::new();
+    batch.put(
+        cf::OPERATOR_STATE,
+        format!("state/{round:03}").into_bytes(),
+        round.to_be_bytes().to_vec(),
+    );
+    batch.put(
+        cf::SOURCE_POSITIONS,
+        b"purchases/0".to_vec(),
+        round.to_be_bytes().to_vec(),
+    );
+    batch
+}
+
+/// Asserts that all 50 rounds of [`round_batch`] are in `store`, the position
+/// at the last.
+fn assert_fifty_rounds(store: &dyn StateStore) {
     let state = store.scan_prefix(cf::OPERATOR_STATE, b"state/").unwrap();
     assert_eq!(state.len(), 50);
     assert_eq!(
         store.get(cf::SOURCE_POSITIONS, b"purchases/0").unwrap(),
         Some(49u32.to_be_bytes().to_vec())
     );
+}
+
+/// Writes survive close and reopen, all of a batch together.
+pub async fn durable_across_reopen(opener: &impl Opener<dyn StateStore>) {
+    let namespace = opener.fresh().await;
+    {
+        let store = opener.open(&namespace).await;
+        for round in 0..50u32 {
+            store.write(round_batch(round)).unwrap();
+        }
+    }
+    let store = opener.open(&namespace).await;
+    assert_fifty_rounds(store.as_ref());
 }
 
 /// Commits are visible as soon as they return, each whole; once a later
@@ -110,18 +122,7 @@ pub async fn commits_are_visible_at_once_and_durable_after_a_write(
     {
         let store = opener.open(&namespace).await;
         for round in 0..50u32 {
-            let mut batch = WriteBatch::new();
-            batch.put(
-                cf::OPERATOR_STATE,
-                format!("state/{round:03}").into_bytes(),
-                round.to_be_bytes().to_vec(),
-            );
-            batch.put(
-                cf::SOURCE_POSITIONS,
-                b"purchases/0".to_vec(),
-                round.to_be_bytes().to_vec(),
-            );
-            store.commit(batch).unwrap();
+            store.commit(round_batch(round)).unwrap();
             assert_eq!(
                 store.get(cf::SOURCE_POSITIONS, b"purchases/0").unwrap(),
                 Some(round.to_be_bytes().to_vec())
@@ -132,12 +133,7 @@ pub async fn commits_are_visible_at_once_and_durable_after_a_write(
         store.write(batch).unwrap();
     }
     let store = opener.open(&namespace).await;
-    let state = store.scan_prefix(cf::OPERATOR_STATE, b"state/").unwrap();
-    assert_eq!(state.len(), 50);
-    assert_eq!(
-        store.get(cf::SOURCE_POSITIONS, b"purchases/0").unwrap(),
-        Some(49u32.to_be_bytes().to_vec())
-    );
+    assert_fifty_rounds(store.as_ref());
     assert_eq!(
         store.get(cf::REGISTRY, b"applied").unwrap(),
         Some(b"yes".to_vec())
