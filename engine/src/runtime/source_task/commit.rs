@@ -50,7 +50,8 @@ pub(super) async fn commit(context: &TaskContext, source: &str, changes: Changes
 }
 
 /// The feature entries a state batch puts, as online rows. Feature entries are
-/// only ever put by commits (removals go through `drop_table`).
+/// only ever put by commits (removals go through `drop_table`). A table's
+/// statistics (the entry with an empty key) stay in state, where they are read.
 fn online_rows(batch: &WriteBatch) -> Vec<OnlineRow> {
     batch
         .ops()
@@ -60,11 +61,14 @@ fn online_rows(batch: &WriteBatch) -> Vec<OnlineRow> {
                 column_family: OPERATOR_STATE,
                 key,
                 value,
-            } => split_feature_state_key(key).map(|(table, key)| OnlineRow {
-                table: table.to_string(),
-                key: key.to_vec(),
-                value: value.clone(),
-            }),
+            } => match split_feature_state_key(key) {
+                Some((table, key)) if !key.is_empty() => Some(OnlineRow {
+                    table: table.to_string(),
+                    key: key.to_vec(),
+                    value: value.clone(),
+                }),
+                _ => None,
+            },
             _ => None,
         })
         .collect()
