@@ -12,6 +12,7 @@ pub mod aggregate;
 pub mod catalog;
 pub mod error;
 pub mod ingest;
+pub mod layout;
 pub mod metrics;
 pub mod operators;
 pub mod pipeline;

@@ -3,28 +3,32 @@
 //!
 //! | column family | key | value |
 //! |---|---|---|
-//! | `operator_state` | `f/TABLE\0KEY` | a feature table's state for one entity key (bincode `StoredFeature`) |
+//! | `operator_state` | `f/TABLE\0KEY` | a windowed feature's events for one entity key (a timed list: per event its time and `Value::key_bytes`, see `aggregate::event_list`); a lifetime or view feature's state (bincode `StoredFeature`) |
 //! | `operator_state` | `f/TABLE\0` (empty key) | the table's value statistics (bincode `FeatureStats`) |
 //! | `operator_state` | `s/TABLE` | rows the table could not place (bincode `SkippedRows`) |
 //! | `operator_state` | `v/VIEW\0GROUP` | a view's row for one group (bincode `ViewRow`) |
 //! | `source_positions` | `lane/SOURCE/ID` | a lane's record and checkpoint (bincode `LaneRecord`) |
 //! | `counters` | `rejected/SOURCE`, `late/SOURCE` | ingest counters (u64, big-endian) |
 //! | `counters` | `watermark/SOURCE` | the largest event time accepted (i64, big-endian) |
+//! | `counters` | `state_layout` | the layout of operator state ([`crate::layout`], u32, big-endian) |
 //!
 //! `TABLE` is a feature version's table (`name@vN`), `VIEW` a view version's
 //! (`name@vN`, or `name@vN#laneID` for a lane's private copy).
+
+/// `operator_state`: the prefix of every feature table's entries.
+pub const FEATURE_STATE_PREFIX: &[u8] = b"f/";
 
 /// `operator_state`: a feature table's entry for `key` (an entity key's bytes,
 /// or empty for the table's statistics). Every entry of a table shares the
 /// prefix `feature_state_key(table, b"")`.
 pub fn feature_state_key(table: &str, key: &[u8]) -> Vec<u8> {
-    entry(b"f/", table, key)
+    entry(FEATURE_STATE_PREFIX, table, key)
 }
 
 /// The feature table and entity key of an `operator_state` key made by
 /// [`feature_state_key`]; `None` for every other key.
 pub fn split_feature_state_key(key: &[u8]) -> Option<(&str, &[u8])> {
-    let rest = key.strip_prefix(b"f/")?;
+    let rest = key.strip_prefix(FEATURE_STATE_PREFIX)?;
     let end = rest.iter().position(|byte| *byte == 0)?;
     let table = std::str::from_utf8(&rest[..end]).ok()?;
     Some((table, &rest[end + 1..]))
@@ -64,6 +68,11 @@ pub fn late_counter_key(source: &str) -> Vec<u8> {
 /// `counters`: the largest event time of `source` accepted so far.
 pub fn watermark_key(source: &str) -> Vec<u8> {
     format!("watermark/{source}").into_bytes()
+}
+
+/// `counters`: the layout of operator state.
+pub fn state_layout_key() -> Vec<u8> {
+    b"state_layout".to_vec()
 }
 
 /// `TAG NAME \0 KEY`: the NUL ends the name, so one name's prefix never covers

@@ -112,7 +112,8 @@ pub struct FeatureStore {
 impl FeatureStore {
     /// Opens the store over `log`, `state` and `online` (`None`: serving reads
     /// operator state, through [`StateOnline`]), and starts processing the
-    /// applied definitions. Micro-batches and backfills run as `runtime` says;
+    /// applied definitions; a state store in another layout than this build's
+    /// is refused ([`crate::layout`]). Micro-batches and backfills run as `runtime` says;
     /// training sets are built as `training` says.
     pub async fn open(
         log: Arc<dyn EventLog>,
@@ -122,6 +123,7 @@ impl FeatureStore {
         training: TrainingConfig,
         runtime: RuntimeConfig,
     ) -> Result<FeatureStore> {
+        crate::layout::check(state.as_ref())?;
         let registry = Arc::new(Registry::new(state.clone()));
         let online_copy = online.is_some();
         let online = online.unwrap_or_else(|| Arc::new(StateOnline::new(state.clone())));

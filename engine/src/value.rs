@@ -60,14 +60,39 @@ impl Value {
     /// Bytes that are equal exactly when the values are (floats by bit pattern),
     /// used for distinct counting and as entity keys.
     pub fn key_bytes(&self) -> Vec<u8> {
-        let mut out = vec![self.rank()];
+        let mut out = Vec::with_capacity(9);
+        self.write_key_bytes(&mut out);
+        out
+    }
+
+    /// Appends [`Value::key_bytes`] to `out`.
+    pub fn write_key_bytes(&self, out: &mut Vec<u8>) {
+        out.push(self.rank());
         match self {
             Value::Bool(v) => out.push(u8::from(*v)),
             Value::Int(v) | Value::Timestamp(v) => out.extend_from_slice(&v.to_be_bytes()),
             Value::Float(v) => out.extend_from_slice(&v.to_bits().to_be_bytes()),
             Value::Str(v) => out.extend_from_slice(v.as_bytes()),
         }
-        out
+    }
+
+    /// The value whose [`Value::key_bytes`] are `bytes`; `None` when they are
+    /// not such bytes.
+    pub fn from_key_bytes(bytes: &[u8]) -> Option<Value> {
+        let (rank, rest) = bytes.split_first()?;
+        let eight = || rest.try_into().ok().map(u64::from_be_bytes);
+        Some(match rank {
+            0 => match rest {
+                [0] => Value::Bool(false),
+                [1] => Value::Bool(true),
+                _ => return None,
+            },
+            1 => Value::Int(eight()? as i64),
+            2 => Value::Float(f64::from_bits(eight()?)),
+            3 => Value::Str(std::str::from_utf8(rest).ok()?.to_string()),
+            4 => Value::Timestamp(eight()? as i64),
+            _ => return None,
+        })
     }
 }
 
@@ -170,5 +195,27 @@ mod tests {
             Value::Str("a".into()).key_bytes(),
             Value::Str("a".into()).key_bytes()
         );
+    }
+
+    #[test]
+    fn key_bytes_decode_to_the_same_value() {
+        let values = [
+            Value::Bool(false),
+            Value::Bool(true),
+            Value::Int(-7),
+            Value::Float(-0.0),
+            Value::Float(f64::NAN),
+            Value::Str("grüße".into()),
+            Value::Str(String::new()),
+            Value::Timestamp(i64::MIN),
+        ];
+        for value in values {
+            let decoded = Value::from_key_bytes(&value.key_bytes()).unwrap();
+            assert_eq!(decoded.key_bytes(), value.key_bytes(), "{value:?}");
+        }
+        assert_eq!(Value::from_key_bytes(&[]), None);
+        assert_eq!(Value::from_key_bytes(&[1, 0, 0]), None);
+        assert_eq!(Value::from_key_bytes(&[3, 0xff]), None);
+        assert_eq!(Value::from_key_bytes(&[9, 0]), None);
     }
 }

@@ -3,6 +3,9 @@
 //! micro-batches, committed to a real RocksDB state store after each batch, then
 //! read back and evaluated at random read times `t`. Every aggregate must equal a
 //! brute-force computation directly over the events with `t - W < event_time <= t`.
+//! A windowed feature's stored events are checked too: exactly the key's events
+//! after the expiry of the last batch that touched it (nothing a read at
+//! `t >= watermark - lateness` needs is dropped, nothing older is kept).
 
 use std::sync::Arc;
 
@@ -10,11 +13,13 @@ use arrow::array::{Float64Array, Int64Array, TimestampMicrosecondArray};
 use arrow::record_batch::RecordBatch;
 use freshet_backends::embedded::RocksStateStore;
 use freshet_engine::aggregate::{Aggregation, Retention};
-use freshet_engine::operators::{Changes, FeatureInput, FeatureOperator, StoredFeature};
+use freshet_engine::operators::{Changes, FeatureInput, FeatureOperator};
+use freshet_engine::serving::stored_value;
 use freshet_engine::state_keys::feature_state_key;
 use freshet_engine::value::Value;
 use freshet_sql::aggregate::AggregateFunction;
 use freshet_storage::state::{column_family::OPERATOR_STATE, StateStore};
+use freshet_storage::timed_list;
 use freshet_testkit::reference::{self, Function};
 use freshet_testkit::values::{close, Val};
 use proptest::prelude::*;
@@ -154,6 +159,8 @@ fn check(
     bounds.dedup();
     let mut watermark = i64::MIN;
     let mut reads = reads.into_iter();
+    // Per key: the expiry of the last batch that touched it.
+    let mut expiry = [None::<i64>; 4];
     for range in bounds.windows(2) {
         let slice = &events[range[0]..range[1]];
         let mut changes = Changes::default();
@@ -166,8 +173,21 @@ fn check(
         store.write(changes.state).unwrap();
         watermark = watermark.max(slice.iter().map(|e| e.ts).max().unwrap_or(i64::MIN));
         let seen = &events[..range[1]];
+        if let Some(window) = window {
+            for event in slice {
+                expiry[event.key as usize] = Some(watermark - LATENESS - window);
+            }
+        }
         // A read time the state must answer exactly: at or after watermark - lateness.
         let t = watermark - LATENESS + reads.next().unwrap_or(0);
+        // Read times on window bounds too: at an event's own time (included)
+        // and at its time plus W (excluded), where they are still exact.
+        let mut times = vec![t];
+        for event in slice.iter().rev().take(2) {
+            times.push(event.ts);
+            times.extend(window.map(|w| event.ts + w));
+        }
+        times.retain(|t| *t >= watermark - LATENESS);
         for (function, aggregation, _) in &operators {
             for key in 0..4i64 {
                 let stored = store
@@ -179,22 +199,43 @@ fn check(
                         ),
                     )
                     .unwrap();
-                let engine = val(match stored.map(|b| StoredFeature::decode(&b).unwrap()) {
-                    Some(StoredFeature::Events(state)) => state.evaluate(aggregation, t),
-                    Some(StoredFeature::Current(_)) => panic!("events feature holds a view value"),
-                    None => never_seen(*function),
-                });
-                let expected = brute_force(*function, window, seen, key, t);
-                prop_assert!(
-                    close(&engine, &expected),
-                    "{} window {:?} key {} at t={}: engine {:?}, reference {:?}",
-                    function.name(),
-                    window,
-                    key,
-                    t,
-                    engine,
-                    expected
-                );
+                if let (Some(expire), Some(bytes)) = (expiry[key as usize], &stored) {
+                    let kept: Vec<(i64, Value)> = timed_list::decode(bytes)
+                        .unwrap()
+                        .records
+                        .iter()
+                        .map(|(t, payload)| (*t, Value::from_key_bytes(payload).unwrap()))
+                        .collect();
+                    let mut needed: Vec<(i64, Value)> = seen
+                        .iter()
+                        .filter(|e| e.key == key && e.ts > expire)
+                        .map(|e| (e.ts, Value::Float(e.value)))
+                        .collect();
+                    needed.sort_by_key(|(ts, _)| *ts);
+                    prop_assert_eq!(&kept, &needed, "stored events of key {}", key);
+                }
+                let input = FeatureInput::Events {
+                    aggregation: *aggregation,
+                    time_column: "ts".into(),
+                    value_column: Some("v".into()),
+                };
+                for &t in &times {
+                    let engine = val(match &stored {
+                        Some(bytes) => stored_value(&input, Some(bytes), t).unwrap(),
+                        None => never_seen(*function),
+                    });
+                    let expected = brute_force(*function, window, seen, key, t);
+                    prop_assert!(
+                        close(&engine, &expected),
+                        "{} window {:?} key {} at t={}: engine {:?}, reference {:?}",
+                        function.name(),
+                        window,
+                        key,
+                        t,
+                        engine,
+                        expected
+                    );
+                }
             }
         }
     }

@@ -70,6 +70,10 @@ pub enum StorageError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A stored value is not in the encoding its writer uses (a timed list that
+    /// does not decode, say).
+    #[error("corrupt value: {0}")]
+    CorruptValue(String),
     /// A column family that the store was not opened with.
     #[error("unknown column family '{0}'")]
     UnknownColumnFamily(String),

@@ -20,6 +20,7 @@ pub mod error;
 pub mod log;
 pub mod online;
 pub mod state;
+pub mod timed_list;
 
 pub use config::StorageConfig;
 pub use error::{Result, StorageError};

@@ -8,10 +8,14 @@
 //! conformance suite checks both):
 //!
 //! - **Values are opaque bytes, encoded by the engine.** The engine writes each
-//!   entity's bincode-encoded `StoredFeature` (`engine::operators::stored`): the
-//!   events a windowed aggregate still needs, or a view's current value, evaluated
-//!   at read time. The same bytes are in operator state. A backend stores and
-//!   returns them byte for byte; it never decodes, merges or re-encodes them.
+//!   entity's whole entry: for a windowed aggregate the events it still needs
+//!   (a [`crate::timed_list`] of event times and values,
+//!   `engine::aggregate::event_list`), for a lifetime aggregate or a view's
+//!   current value a bincode `StoredFeature` (`engine::operators::stored`),
+//!   evaluated at read time. The same bytes are in operator state, where
+//!   micro-batches append to the lists instead of rewriting them. A backend
+//!   stores and returns the bytes exactly; it never decodes, merges or
+//!   re-encodes them.
 //! - **The empty key holds the table's statistics.** Besides one row per entity,
 //!   the engine keeps one row per table under the empty key (`b""`): the
 //!   feature's value statistics (bincode `FeatureStats`), written in the same

@@ -6,10 +6,12 @@
 //! applied entirely or not at all.
 //!
 //! Keys and values are opaque bytes to the store. Their layouts belong to the
-//! writers: the engine's operators (bincode-encoded `StoredFeature`s and feature
-//! statistics under `f/TABLE\0KEY`, view groups under `v/VIEW\0GROUP`), the engine's
+//! writers: the engine's operators (timed lists of events, bincode-encoded
+//! `StoredFeature`s and feature statistics under `f/TABLE\0KEY`, view groups under `v/VIEW\0GROUP`), the engine's
 //! checkpoints (encoded [`crate::log::Position`]s), its counters (big-endian
-//! integers) and the registry (JSON). A store keeps every byte as written.
+//! integers) and the registry (JSON). A store keeps every byte as written; the
+//! one value it builds itself is a timed list, from the appends merged into it
+//! ([`crate::timed_list`]).
 
 use crate::Result;
 
@@ -45,6 +47,17 @@ pub enum WriteOp {
         column_family: &'static str,
         /// The key.
         key: Vec<u8>,
+    },
+    /// Merges the timed list `list` into the one stored at `key` (see
+    /// [`crate::timed_list`]): the stored records and the new ones, by time,
+    /// minus those expired. The store does not read the stored list to do so.
+    AppendTimed {
+        /// The column family.
+        column_family: &'static str,
+        /// The key.
+        key: Vec<u8>,
+        /// An encoded [`crate::timed_list::TimedList`].
+        list: Vec<u8>,
     },
     /// Removes every key of `column_family` that starts with `prefix`.
     DeletePrefix {
@@ -102,6 +115,22 @@ impl WriteBatch {
         });
     }
 
+    /// Adds the merge of an encoded timed list into the one at `key` (a key
+    /// with no value, or deleted, holds an empty list; a put replaces what
+    /// earlier appends built).
+    pub fn append_timed(
+        &mut self,
+        column_family: &'static str,
+        key: impl Into<Vec<u8>>,
+        list: Vec<u8>,
+    ) {
+        self.ops.push(WriteOp::AppendTimed {
+            column_family,
+            key: key.into(),
+            list,
+        });
+    }
+
     /// Adds the removal of every key that starts with `prefix`.
     pub fn delete_prefix(&mut self, column_family: &'static str, prefix: impl Into<Vec<u8>>) {
         self.ops.push(WriteOp::DeletePrefix {
@@ -132,10 +161,13 @@ impl WriteBatch {
 /// - Column families are separate key spaces; naming one not in
 ///   [`column_family::ALL`] is an error ([`crate::StorageError::UnknownColumnFamily`]).
 /// - Keys and values are opaque bytes, stored and returned exactly. The store
-///   never decodes a value; the engine and the registry encode and decode their
+///   never decodes a value other than a timed list it merges appends into; the engine and the registry encode and decode their
 ///   own (see the [module docs](self)).
 /// - [`StateStore::write`] is atomic and durable across column families; ops
-///   apply in order, so a later op on the same key wins. [`StateStore::commit`]
+///   apply in order, so a later put or delete on the same key wins, and
+///   [`WriteOp::AppendTimed`] merges into what the ops before it left; `get`
+///   and scans return a timed list with every append merged, byte for byte
+///   what [`crate::timed_list::merge`] gives. [`StateStore::commit`]
 ///   is atomic too, and durable as a prefix (see its docs).
 /// - [`StateStore::scan_prefix`] returns keys in byte order.
 ///

@@ -1,6 +1,8 @@
 //! [`KeyState`]: one entity's events for one feature, kept exactly as long as some
 //! read can still need them.
 
+use std::borrow::Borrow;
+
 use freshet_sql::aggregate::AggregateFunction;
 use serde::{Deserialize, Serialize};
 
@@ -49,6 +51,14 @@ impl Aggregation {
 }
 
 impl KeyState {
+    /// A state holding `events` (by event time, equal times in arrival order).
+    pub fn from_events(events: Vec<(i64, Value)>) -> KeyState {
+        KeyState {
+            events,
+            folded: None,
+        }
+    }
+
     /// Adds one event, then drops or folds what the watermark (the largest event
     /// time the lane has seen over all partitions, including this event) has made unreachable.
     pub fn insert(
@@ -106,10 +116,10 @@ impl KeyState {
 /// Folds `events` (by event time, starting inside the window) on top of `folded`
 /// until the first one after `at`, and finishes the aggregate: the one evaluation
 /// shared by online reads and training sets.
-pub fn fold_until<'a>(
+pub fn fold_until<V: Borrow<Value>>(
     folded: Option<&Accumulator>,
     aggregation: &Aggregation,
-    events: impl Iterator<Item = (i64, &'a Value)>,
+    events: impl Iterator<Item = (i64, V)>,
     at: i64,
 ) -> Option<Value> {
     let mut accumulator = folded.cloned().unwrap_or_else(|| aggregation.accumulator());
@@ -117,7 +127,7 @@ pub fn fold_until<'a>(
         if t > at {
             break;
         }
-        accumulator.update(t, v);
+        accumulator.update(t, v.borrow());
     }
     accumulator.finish(aggregation.function)
 }

@@ -1,8 +1,10 @@
 //! Keyed aggregation state: [`Accumulator`] folds values for one aggregate
 //! function; [`KeyState`] holds one entity's events for a feature and answers the
-//! aggregate over any window `(t - W, t]` at read time.
+//! aggregate over any window `(t - W, t]` at read time; [`event_list`] is how a
+//! windowed feature stores those events, appended per micro-batch.
 
 mod accumulator;
+pub mod event_list;
 mod key_state;
 
 pub use accumulator::Accumulator;

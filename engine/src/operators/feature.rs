@@ -10,6 +10,7 @@ use freshet_sql::validate::RelationKind;
 use freshet_storage::state::{column_family::OPERATOR_STATE, StateStore};
 
 use super::{Changes, FeatureStats, SkippedRows, StoredFeature};
+use crate::aggregate::event_list::{self, NewEvents};
 use crate::aggregate::{Aggregation, KeyState, Retention};
 use crate::state_keys::feature_state_key;
 use crate::value::{timestamps, value_at, Value};
@@ -65,6 +66,11 @@ impl FeatureInput {
 }
 
 /// One feature version's operator.
+///
+/// A windowed feature appends each micro-batch's events to its keys' stored
+/// lists ([`event_list`]) without reading them, unless it evaluates itself at
+/// each event for value statistics; a lifetime feature (its folded events) and
+/// a view's feature (the current value) rewrite each touched key's entry.
 pub struct FeatureOperator {
     /// Its table: `name@vN`, the online-store table and state-key prefix.
     pub table: String,
@@ -77,6 +83,12 @@ pub struct FeatureOperator {
     /// Whether value transforms need statistics of its values.
     pub track_stats: bool,
     working: HashMap<Vec<u8>, StoredFeature>,
+    /// Windowed features: each touched key's new events.
+    appended: HashMap<Vec<u8>, NewEvents>,
+    /// Windowed features with statistics: each touched key's events.
+    windows: HashMap<Vec<u8>, KeyState>,
+    /// The largest event time seen, which sets what appends expire.
+    watermark: i64,
     stats: Option<FeatureStats>,
     /// Rows skipped since the last flush.
     skipped: SkippedRows,
@@ -98,6 +110,9 @@ impl FeatureOperator {
             input,
             track_stats,
             working: HashMap::new(),
+            appended: HashMap::new(),
+            windows: HashMap::new(),
+            watermark: i64::MIN,
             stats: None,
             skipped: SkippedRows::default(),
         }
@@ -115,6 +130,17 @@ impl FeatureOperator {
             self.working.insert(key.to_vec(), stored);
         }
         Ok(self.working.get_mut(key).expect("loaded above"))
+    }
+
+    fn load_window(&mut self, store: &dyn StateStore, key: &[u8]) -> Result<&mut KeyState> {
+        if !self.windows.contains_key(key) {
+            let state = match store.get(OPERATOR_STATE, &feature_state_key(&self.table, key))? {
+                Some(bytes) => event_list::key_state(&bytes)?,
+                None => KeyState::default(),
+            };
+            self.windows.insert(key.to_vec(), state);
+        }
+        Ok(self.windows.get_mut(key).expect("loaded above"))
     }
 
     fn stats(&mut self, store: &dyn StateStore) -> Result<&mut FeatureStats> {
@@ -176,17 +202,37 @@ impl FeatureOperator {
         self.skipped.add(skipped);
         rows.sort_by_key(|(t, _, _)| *t);
         let mut high = watermark;
+        let windowed = aggregation.retention.window.is_some();
+        let track = self.track_stats;
         for (event_time, key, value) in rows {
             high = high.max(event_time);
             let Some(value) = value else { continue };
-            let track = self.track_stats;
             let key = key.key_bytes();
-            let state = self.load(store, &key)?;
-            let StoredFeature::Events(events) = state else {
-                return Err(EngineError::Corrupt(format!(
-                    "feature '{}' holds a view value",
-                    self.table
-                )));
+            if windowed {
+                match self.appended.get_mut(&key) {
+                    Some(events) => events.push(event_time, &value),
+                    None => {
+                        let mut events = NewEvents::default();
+                        events.push(event_time, &value);
+                        self.appended.insert(key.clone(), events);
+                    }
+                }
+                if !track {
+                    continue;
+                }
+            }
+            let events = if windowed {
+                self.load_window(store, &key)?
+            } else {
+                match self.load(store, &key)? {
+                    StoredFeature::Events(events) => events,
+                    StoredFeature::Current(_) => {
+                        return Err(EngineError::Corrupt(format!(
+                            "feature '{}' holds a view value",
+                            self.table
+                        )))
+                    }
+                }
             };
             events.insert(&aggregation, high, event_time, value);
             if track {
@@ -196,6 +242,7 @@ impl FeatureOperator {
                 }
             }
         }
+        self.watermark = self.watermark.max(high);
         Ok(skipped)
     }
 
@@ -215,8 +262,8 @@ impl FeatureOperator {
         Ok(())
     }
 
-    /// Moves what changed into `changes`: each touched key's entry and the
-    /// statistics (what serving reads, from state or from the copy a commit
+    /// Moves what changed into `changes`: each touched key's entry (for a
+    /// windowed feature, the append of its new events) and the statistics (what serving reads, from state or from the copy a commit
     /// makes of them), and the running count of skipped rows.
     pub fn flush(&mut self, store: &dyn StateStore, changes: &mut Changes) -> Result<()> {
         if !self.skipped.is_empty() {
@@ -227,6 +274,16 @@ impl FeatureOperator {
                 .skipped
                 .push((self.table.clone(), std::mem::take(&mut self.skipped)));
         }
+        if let FeatureInput::Events { aggregation, .. } = &self.input {
+            for (key, events) in self.appended.drain() {
+                changes.state.append_timed(
+                    OPERATOR_STATE,
+                    feature_state_key(&self.table, &key),
+                    events.encode(&aggregation.retention, self.watermark),
+                );
+            }
+        }
+        self.windows.clear();
         for (key, stored) in self.working.drain() {
             changes.state.put(
                 OPERATOR_STATE,

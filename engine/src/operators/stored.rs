@@ -1,5 +1,7 @@
-//! [`StoredFeature`]: what is stored per (feature version, entity key), in operator
-//! state and, identically, in the online store.
+//! [`StoredFeature`]: what is stored per (feature version, entity key) for a
+//! lifetime aggregate or a view's feature, in operator state and, identically,
+//! in an online store (a windowed aggregate stores an event list instead,
+//! [`crate::aggregate::event_list`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -10,7 +12,7 @@ use crate::{EngineError, Result};
 /// One entity's stored state for one feature version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum StoredFeature {
-    /// The events of a windowed or lifetime aggregate, evaluated at read time.
+    /// A lifetime aggregate's folded and recent events, evaluated at read time.
     Events(KeyState),
     /// The current value of a view's column.
     Current(Option<Value>),

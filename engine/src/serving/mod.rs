@@ -10,7 +10,7 @@ use std::sync::Arc;
 use freshet_sql::types::ColumnType;
 use freshet_storage::online::OnlineStore;
 
-use crate::aggregate::KeyState;
+use crate::aggregate::{event_list, KeyState};
 use crate::catalog::{FeatureCatalog, ResolvedVersion};
 use crate::operators::{FeatureInput, FeatureStats, StoredFeature};
 use crate::transforms::finish;
@@ -143,22 +143,7 @@ impl FeatureServer {
             };
             let values = self.online.multi_get(table, &encoded).await?;
             for (row, stored) in rows.iter_mut().zip(values) {
-                let raw = match stored {
-                    None => match &feature.input {
-                        FeatureInput::Events { aggregation, .. } => {
-                            KeyState::default().evaluate(aggregation, at)
-                        }
-                        FeatureInput::View { .. } => None,
-                    },
-                    Some(bytes) => match (StoredFeature::decode(&bytes)?, &feature.input) {
-                        (
-                            StoredFeature::Events(state),
-                            FeatureInput::Events { aggregation, .. },
-                        ) => state.evaluate(aggregation, at),
-                        (StoredFeature::Current(value), _) => value,
-                        (StoredFeature::Events(_), FeatureInput::View { .. }) => None,
-                    },
-                };
+                let raw = stored_value(&feature.input, stored.as_deref(), at)?;
                 row.push(finish(feature, raw, &stats));
             }
         }
@@ -168,6 +153,26 @@ impl FeatureServer {
             rows,
         })
     }
+}
+
+/// A feature's raw value at `at` from its stored entry for one key (`None`:
+/// the key has none): a windowed feature's event list or a lifetime feature's
+/// state, evaluated at `at`, or a view's current value.
+pub fn stored_value(input: &FeatureInput, stored: Option<&[u8]>, at: i64) -> Result<Option<Value>> {
+    let FeatureInput::Events { aggregation, .. } = input else {
+        return Ok(match stored.map(StoredFeature::decode).transpose()? {
+            Some(StoredFeature::Current(value)) => value,
+            _ => None,
+        });
+    };
+    if aggregation.retention.window.is_some() {
+        return event_list::evaluate(stored, aggregation, at);
+    }
+    Ok(match stored.map(StoredFeature::decode).transpose()? {
+        Some(StoredFeature::Events(state)) => state.evaluate(aggregation, at),
+        Some(StoredFeature::Current(_)) => None,
+        None => KeyState::default().evaluate(aggregation, at),
+    })
 }
 
 fn key_fits(key: &Value, key_type: ColumnType) -> bool {

@@ -463,7 +463,8 @@ fn compute(
     let observe: Vec<bool> = resolved.served.iter().map(|s| s.needs_stats).collect();
     for (f, aggregation) in resolved.aggregations.iter().enumerate() {
         for (index, at) in &unknown {
-            raw[f][*index as usize] = fold_until(None, aggregation, std::iter::empty(), *at);
+            raw[f][*index as usize] =
+                fold_until(None, aggregation, std::iter::empty::<(i64, Value)>(), *at);
         }
     }
     let mut done = unknown.len() as u64;

@@ -2,6 +2,7 @@
 //! runs every case.
 
 use freshet_storage::state::{column_family as cf, StateStore, WriteBatch};
+use freshet_storage::timed_list::{self, TimedList};
 
 use super::{open_fresh, patterned_bytes, Opener};
 
@@ -22,6 +23,7 @@ macro_rules! state_store_conformance {
                 scan_prefix_in_order,
                 multi_get_answers_in_key_order,
                 bytes_are_stored_exactly,
+                timed_appends_merge_in_order,
             ]
         );
     };
@@ -213,4 +215,103 @@ pub async fn bytes_are_stored_exactly(opener: &impl Opener<dyn StateStore>) {
         .scan_prefix(cf::OPERATOR_STATE, b"f/spend@v1\0")
         .unwrap();
     assert_eq!(scanned, entries[..2].to_vec());
+}
+
+/// An encoded timed list of one-byte payloads.
+fn timed(expire_through: i64, records: &[(i64, u8)]) -> Vec<u8> {
+    let mut list = TimedList::default();
+    for (time, payload) in records {
+        list.push(*time, &[*payload]);
+    }
+    list.encode(expire_through)
+}
+
+/// A stored timed list's expiry and (time, payload) records.
+fn stored_timed(store: &dyn StateStore, key: &[u8]) -> Option<(i64, Vec<(i64, u8)>)> {
+    let bytes = store.get(cf::OPERATOR_STATE, key).unwrap()?;
+    let decoded = timed_list::decode(&bytes).unwrap();
+    let records = decoded.records.iter().map(|(t, p)| (*t, p[0])).collect();
+    Some((decoded.expire_through, records))
+}
+
+/// Timed-list appends merge into the stored list in the order they were
+/// written, by commits and writes, within one batch and across batches and a
+/// reopen: records by time, earlier appends first among equal times, the
+/// largest expiry dropping what it covers. A put replaces the list; after a
+/// delete, appends start from an empty one. Reads, multi-gets and scans all
+/// see the merged list.
+pub async fn timed_appends_merge_in_order(opener: &impl Opener<dyn StateStore>) {
+    let namespace = opener.fresh().await;
+    {
+        let store = opener.open(&namespace).await;
+        let mut batch = WriteBatch::new();
+        batch.append_timed(
+            cf::OPERATOR_STATE,
+            b"f/t\x00a".to_vec(),
+            timed(i64::MIN, &[(20, 1), (10, 2)]),
+        );
+        batch.append_timed(
+            cf::OPERATOR_STATE,
+            b"f/t\x00a".to_vec(),
+            timed(i64::MIN, &[(20, 3)]),
+        );
+        batch.put(
+            cf::OPERATOR_STATE,
+            b"f/t\x00b".to_vec(),
+            timed(0, &[(5, 9)]),
+        );
+        store.commit(batch).unwrap();
+        let mut batch = WriteBatch::new();
+        batch.append_timed(
+            cf::OPERATOR_STATE,
+            b"f/t\x00a".to_vec(),
+            timed(10, &[(15, 4), (30, 5)]),
+        );
+        batch.append_timed(
+            cf::OPERATOR_STATE,
+            b"f/t\x00b".to_vec(),
+            timed(i64::MIN, &[(0, 8), (6, 2)]),
+        );
+        batch.delete(cf::OPERATOR_STATE, b"f/t\x00c".to_vec());
+        batch.append_timed(
+            cf::OPERATOR_STATE,
+            b"f/t\x00c".to_vec(),
+            timed(i64::MIN, &[(7, 7)]),
+        );
+        store.write(batch).unwrap();
+        assert_eq!(
+            stored_timed(store.as_ref(), b"f/t\x00a"),
+            Some((10, vec![(15, 4), (20, 1), (20, 3), (30, 5)]))
+        );
+        let mut batch = WriteBatch::new();
+        batch.delete(cf::OPERATOR_STATE, b"f/t\x00c".to_vec());
+        batch.append_timed(
+            cf::OPERATOR_STATE,
+            b"f/t\x00c".to_vec(),
+            timed(i64::MIN, &[(8, 6)]),
+        );
+        store.write(batch).unwrap();
+    }
+    let store = opener.open(&namespace).await;
+    let a = (10, vec![(15, 4), (20, 1), (20, 3), (30, 5)]);
+    // The put's expiry (0) drops the appended record at 0.
+    let b = (0, vec![(5, 9), (6, 2)]);
+    let c = (i64::MIN, vec![(8, 6)]);
+    assert_eq!(stored_timed(store.as_ref(), b"f/t\x00a"), Some(a.clone()));
+    assert_eq!(stored_timed(store.as_ref(), b"f/t\x00b"), Some(b.clone()));
+    assert_eq!(stored_timed(store.as_ref(), b"f/t\x00c"), Some(c.clone()));
+    let keys = [b"f/t\x00c".to_vec(), b"f/t\x00a".to_vec()];
+    let got = store.multi_get(cf::OPERATOR_STATE, &keys).unwrap();
+    assert_eq!(got[0], Some(timed(c.0, &c.1)));
+    assert_eq!(got[1], Some(timed(a.0, &a.1)));
+    let scanned: Vec<Vec<u8>> = store
+        .scan_prefix(cf::OPERATOR_STATE, b"f/t\x00")
+        .unwrap()
+        .into_iter()
+        .map(|(_, value)| value)
+        .collect();
+    assert_eq!(
+        scanned,
+        vec![timed(a.0, &a.1), timed(b.0, &b.1), timed(c.0, &c.1)]
+    );
 }

@@ -2,8 +2,11 @@
 //! store of its own (if any), then state with positions, then the log lines and
 //! metrics for rows the commit skipped.
 
+use std::collections::{HashMap, HashSet};
+
 use freshet_storage::online::OnlineRow;
-use freshet_storage::state::{column_family::OPERATOR_STATE, WriteBatch, WriteOp};
+use freshet_storage::state::{column_family::OPERATOR_STATE, StateStore, WriteBatch, WriteOp};
+use freshet_storage::timed_list;
 use tracing::warn;
 
 use super::TaskContext;
@@ -21,7 +24,7 @@ use crate::Result;
 pub(super) async fn commit(context: &TaskContext, source: &str, changes: Changes) -> Result<()> {
     let written = &context.metrics.bytes_written;
     if context.online_copy {
-        let rows = online_rows(&changes.state);
+        let rows = online_rows(context.state.as_ref(), &changes.state)?;
         if !rows.is_empty() {
             let bytes = online_bytes(&rows);
             context.online.put(rows).await?;
@@ -49,29 +52,67 @@ pub(super) async fn commit(context: &TaskContext, source: &str, changes: Changes
     Ok(())
 }
 
-/// The feature entries a state batch puts, as online rows. Feature entries are
-/// only ever put by commits (removals go through `drop_table`). A table's
+/// The feature entries a state batch leaves, as online rows: what it puts,
+/// and for what it appends, the stored list with the append merged in (as
+/// state will hold it once the batch is committed). Feature entries are only
+/// ever written by commits (removals go through `drop_table`). A table's
 /// statistics (the entry with an empty key) stay in state, where they are read.
-fn online_rows(batch: &WriteBatch) -> Vec<OnlineRow> {
-    batch
+fn online_rows(state: &dyn StateStore, batch: &WriteBatch) -> Result<Vec<OnlineRow>> {
+    let entity_entry = |key: &[u8]| matches!(split_feature_state_key(key), Some((_, entity)) if !entity.is_empty());
+    let appended: Vec<Vec<u8>> = batch
         .ops()
         .iter()
         .filter_map(|op| match op {
+            WriteOp::AppendTimed {
+                column_family: OPERATOR_STATE,
+                key,
+                ..
+            } if entity_entry(key) => Some(key.clone()),
+            _ => None,
+        })
+        .collect();
+    let stored = state.multi_get(OPERATOR_STATE, &appended)?;
+    let mut current: HashMap<&[u8], Vec<u8>> = appended
+        .iter()
+        .zip(stored)
+        .filter_map(|(key, value)| Some((key.as_slice(), value?)))
+        .collect();
+    let mut written: Vec<&[u8]> = Vec::new();
+    let mut seen: HashSet<&[u8]> = HashSet::new();
+    for op in batch.ops() {
+        let (key, value) = match op {
             WriteOp::Put {
                 column_family: OPERATOR_STATE,
                 key,
                 value,
-            } => match split_feature_state_key(key) {
-                Some((table, key)) if !key.is_empty() => Some(OnlineRow {
-                    table: table.to_string(),
-                    key: key.to_vec(),
-                    value: value.clone(),
-                }),
-                _ => None,
-            },
-            _ => None,
+            } if entity_entry(key) => (key.as_slice(), value.clone()),
+            WriteOp::AppendTimed {
+                column_family: OPERATOR_STATE,
+                key,
+                list,
+            } if entity_entry(key) => {
+                let stored = current.get(key.as_slice()).map(Vec::as_slice);
+                let merged = timed_list::merge(stored.into_iter().chain([list.as_slice()]))?;
+                (key.as_slice(), merged)
+            }
+            _ => continue,
+        };
+        current.insert(key, value);
+        if seen.insert(key) {
+            written.push(key);
+        }
+    }
+    Ok(written
+        .into_iter()
+        .filter_map(|key| {
+            let (table, entity) = split_feature_state_key(key)?;
+            Some(OnlineRow {
+                table: table.to_string(),
+                key: entity.to_vec(),
+                value: current.remove(key)?,
+            })
         })
-        .collect()
+        .collect())
 }
 
 /// The bytes of keys and values in a state batch.
@@ -81,6 +122,7 @@ fn state_bytes(batch: &WriteBatch) -> u64 {
         .iter()
         .map(|op| match op {
             WriteOp::Put { key, value, .. } => key.len() + value.len(),
+            WriteOp::AppendTimed { key, list, .. } => key.len() + list.len(),
             WriteOp::Delete { key, .. } => key.len(),
             WriteOp::DeletePrefix { prefix, .. } => prefix.len(),
         } as u64)

@@ -3,12 +3,15 @@
 use std::path::Path;
 
 use rocksdb::{
-    BlockBasedOptions, Cache, ColumnFamily, Direction, IteratorMode, Options, WriteOptions, DB,
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode,
+    Options, WriteOptions, DB,
 };
 
 use freshet_storage::config::DEFAULT_STATE_MEMORY;
 use freshet_storage::state::{column_family, prefix_end, StateStore, WriteBatch, WriteOp};
-use freshet_storage::{Result, StorageError};
+use freshet_storage::{timed_list, Result, StorageError};
+use rocksdb::MergeOperands;
+use tracing::error;
 
 use super::rocks_error;
 
@@ -18,7 +21,9 @@ use super::rocks_error;
 /// Serving reads operator state too, so the tables carry bloom filters for
 /// point lookups. RocksDB's memory is bounded: one block cache and all
 /// memtables together take at most the `memory` given to
-/// [`RocksStateStore::open_with_memory`] (half each).
+/// [`RocksStateStore::open_with_memory`] (half each). Timed-list appends are
+/// RocksDB merge operands, combined by [`timed_list::merge`] when read,
+/// flushed or compacted.
 pub struct RocksStateStore {
     db: DB,
 }
@@ -43,7 +48,13 @@ impl RocksStateStore {
         options.set_compression_type(rocksdb::DBCompressionType::Lz4);
         options.set_block_based_table_factory(&table_options);
         options.set_db_write_buffer_size(memory / 2);
-        let db = DB::open_cf(&options, dir.as_ref(), column_family::ALL).map_err(rocks_error)?;
+        options.set_merge_operator("freshet.timed_list", merge_timed, merge_timed);
+        // Every column family takes these options: its tables, compression and
+        // merge operator (`open_cf` would give them RocksDB's defaults).
+        let families = column_family::ALL
+            .iter()
+            .map(|name| ColumnFamilyDescriptor::new(*name, options.clone()));
+        let db = DB::open_cf_descriptors(&options, dir.as_ref(), families).map_err(rocks_error)?;
         Ok(RocksStateStore { db })
     }
 
@@ -69,6 +80,11 @@ impl RocksStateStore {
                 WriteOp::Delete { column_family, key } => {
                     rocks_batch.delete_cf(self.handle(column_family)?, key)
                 }
+                WriteOp::AppendTimed {
+                    column_family,
+                    key,
+                    list,
+                } => rocks_batch.merge_cf(self.handle(column_family)?, key, list),
                 WriteOp::DeletePrefix {
                     column_family,
                     prefix,
@@ -84,6 +100,19 @@ impl RocksStateStore {
         self.db
             .write_opt(rocks_batch, &options)
             .map_err(rocks_error)
+    }
+}
+
+/// The merge operator: the stored list (if any) and the appends, oldest first,
+/// merged. A list that does not decode fails the merge, which RocksDB reports
+/// as corruption to the read, flush or compaction that needed it.
+fn merge_timed(key: &[u8], stored: Option<&[u8]>, appends: &MergeOperands) -> Option<Vec<u8>> {
+    match timed_list::merge(stored.into_iter().chain(appends)) {
+        Ok(merged) => Some(merged),
+        Err(failure) => {
+            error!(key = %String::from_utf8_lossy(key), %failure, "timed list merge failed");
+            None
+        }
     }
 }
 
