@@ -163,6 +163,44 @@ async fn features_are_served_after_ingest_with_read_after_write() {
         response.types,
         vec!["float64", "int64", "string", "float64", "int64", "float64"]
     );
+    // A version named twice (bare and pinned, or repeated) answers in every
+    // column it was asked for, the same values as read alone.
+    let repeated = client
+        .get_online_features(get(
+            &["spend_7d", "spend_7d@v1", "purchases_1d", "spend_7d"],
+            "user",
+            vec![int(1), int(2), int(3)],
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let expected: Vec<Vec<Expect>> = hand_worked_user_rows()
+        .into_iter()
+        .map(|mut row| {
+            let purchases = row.remove(1);
+            let spend = row.remove(0);
+            let again = || match &spend {
+                F(v) => F(*v),
+                other => panic!("spend_7d is a float, not {other:?}"),
+            };
+            vec![again(), again(), purchases, again()]
+        })
+        .collect();
+    let rows: Vec<Vec<Expect>> = repeated
+        .rows
+        .iter()
+        .map(|row| row.values.iter().map(actual).collect())
+        .collect();
+    assert_eq!(rows, expected);
+    assert_eq!(
+        repeated.features,
+        [
+            "spend_7d@v1",
+            "spend_7d@v1",
+            "purchases_1d@v1",
+            "spend_7d@v1"
+        ]
+    );
     let evaluated = response.evaluated_at_micros;
     assert!(
         evaluated >= now && evaluated < now + 10 * MINUTE,

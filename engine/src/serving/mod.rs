@@ -5,6 +5,7 @@
 
 mod state_online;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use freshet_sql::types::ColumnType;
@@ -126,8 +127,18 @@ impl FeatureServer {
             }
             encoded.push(key.key_bytes());
         }
-        let mut rows = vec![Vec::with_capacity(served.len()); keys.len()];
-        for feature in &served {
+        let mut rows: Vec<Vec<Option<Value>>> = vec![Vec::with_capacity(served.len()); keys.len()];
+        // A version requested twice (by two names, or one name repeated) is
+        // read once: its column is copied from where it was first read.
+        let mut first_read: HashMap<&str, usize> = HashMap::new();
+        for (column, feature) in served.iter().enumerate() {
+            if let Some(&earlier) = first_read.get(feature.table.as_str()) {
+                for row in rows.iter_mut() {
+                    row.push(row[earlier].clone());
+                }
+                continue;
+            }
+            first_read.insert(feature.table.as_str(), column);
             let (table, at) = match &feature.frozen {
                 Some((snapshot, frozen_at)) => (snapshot.as_str(), *frozen_at),
                 None => (feature.table.as_str(), at),
