@@ -263,8 +263,9 @@ impl FeatureOperator {
     }
 
     /// Moves what changed into `changes`: each touched key's entry (for a
-    /// windowed feature, the append of its new events) and the statistics (what serving reads, from state or from the copy a commit
-    /// makes of them), and the running count of skipped rows.
+    /// windowed feature, the append of its new events) and the statistics
+    /// (what serving reads, from state or from the copy a commit makes of
+    /// them), and the running count of skipped rows.
     pub fn flush(&mut self, store: &dyn StateStore, changes: &mut Changes) -> Result<()> {
         if !self.skipped.is_empty() {
             let mut total = SkippedRows::load(store, &self.table)?;

@@ -58,7 +58,6 @@ pub(super) async fn commit(context: &TaskContext, source: &str, changes: Changes
 /// ever written by commits (removals go through `drop_table`). A table's
 /// statistics (the entry with an empty key) stay in state, where they are read.
 fn online_rows(state: &dyn StateStore, batch: &WriteBatch) -> Result<Vec<OnlineRow>> {
-    let entity_entry = |key: &[u8]| matches!(split_feature_state_key(key), Some((_, entity)) if !entity.is_empty());
     let appended: Vec<Vec<u8>> = batch
         .ops()
         .iter()
@@ -113,6 +112,11 @@ fn online_rows(state: &dyn StateStore, batch: &WriteBatch) -> Result<Vec<OnlineR
             })
         })
         .collect())
+}
+
+/// Whether `key` is a feature entry of an entity (not a table's statistics).
+fn entity_entry(key: &[u8]) -> bool {
+    matches!(split_feature_state_key(key), Some((_, entity)) if !entity.is_empty())
 }
 
 /// The bytes of keys and values in a state batch.
