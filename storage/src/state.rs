@@ -7,10 +7,11 @@
 //!
 //! Keys and values are opaque bytes to the store. Their layouts belong to the
 //! writers: the engine's operators (timed lists of events, bincode-encoded
-//! `StoredFeature`s and feature statistics under `f/TABLE\0KEY`, view groups under `v/VIEW\0GROUP`), the engine's
-//! checkpoints (encoded [`crate::log::Position`]s), its counters (big-endian
-//! integers) and the registry (JSON). A store keeps every byte as written; the
-//! one value it builds itself is a timed list, from the appends merged into it
+//! `StoredFeature`s and feature statistics under `f/TABLE\0KEY`, view groups
+//! under `v/VIEW\0GROUP`), the engine's checkpoints (encoded
+//! [`crate::log::Position`]s), its counters (big-endian integers) and the
+//! registry (JSON). A store keeps every byte as written; the one value it
+//! builds itself is a timed list, from the appends merged into it
 //! ([`crate::timed_list`]).
 
 use crate::Result;
@@ -161,8 +162,9 @@ impl WriteBatch {
 /// - Column families are separate key spaces; naming one not in
 ///   [`column_family::ALL`] is an error ([`crate::StorageError::UnknownColumnFamily`]).
 /// - Keys and values are opaque bytes, stored and returned exactly. The store
-///   never decodes a value other than a timed list it merges appends into; the engine and the registry encode and decode their
-///   own (see the [module docs](self)).
+///   never decodes a value other than a timed list it merges appends into;
+///   the engine and the registry encode and decode their own (see the
+///   [module docs](self)).
 /// - [`StateStore::write`] is atomic and durable across column families; ops
 ///   apply in order, so a later put or delete on the same key wins, and
 ///   [`WriteOp::AppendTimed`] merges into what the ops before it left; `get`

@@ -4,13 +4,12 @@ use std::path::Path;
 
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, Direction, IteratorMode,
-    Options, WriteOptions, DB,
+    MergeOperands, Options, WriteOptions, DB,
 };
 
 use freshet_storage::config::DEFAULT_STATE_MEMORY;
 use freshet_storage::state::{column_family, prefix_end, StateStore, WriteBatch, WriteOp};
 use freshet_storage::{timed_list, Result, StorageError};
-use rocksdb::MergeOperands;
 use tracing::error;
 
 use super::rocks_error;
