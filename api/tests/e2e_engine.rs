@@ -95,12 +95,16 @@ async fn user_rows(server: &Server) -> (Vec<Vec<Expect>>, proto::GetOnlineFeatur
         .await
         .unwrap()
         .into_inner();
-    let rows = response
+    (rows_of(&response), response)
+}
+
+/// A response's rows as the test writes expectations.
+fn rows_of(response: &proto::GetOnlineFeaturesResponse) -> Vec<Vec<Expect>> {
+    response
         .rows
         .iter()
         .map(|row| row.values.iter().map(actual).collect())
-        .collect();
-    (rows, response)
+        .collect()
 }
 
 /// The purchases the hand-worked rows below come from, `now` being whole
@@ -186,12 +190,7 @@ async fn features_are_served_after_ingest_with_read_after_write() {
             vec![again(), again(), purchases, again()]
         })
         .collect();
-    let rows: Vec<Vec<Expect>> = repeated
-        .rows
-        .iter()
-        .map(|row| row.values.iter().map(actual).collect())
-        .collect();
-    assert_eq!(rows, expected);
+    assert_eq!(rows_of(&repeated), expected);
     assert_eq!(
         repeated.features,
         [
@@ -431,11 +430,7 @@ async fn rows_without_key_or_event_time_are_counted_not_dropped() {
         .await
         .unwrap()
         .into_inner();
-    let rows: Vec<Vec<Expect>> = values
-        .rows
-        .iter()
-        .map(|row| row.values.iter().map(actual).collect())
-        .collect();
+    let rows = rows_of(&values);
     assert_eq!(
         rows,
         vec![
