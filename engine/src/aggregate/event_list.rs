@@ -28,19 +28,8 @@ impl NewEvents {
     /// The timed list to append: the events by time, with the expiry the
     /// watermark `watermark` sets (nothing older than it is kept).
     pub fn encode(self, retention: &Retention, watermark: i64) -> Vec<u8> {
-        self.list.encode(expire_through(retention, watermark))
-    }
-}
-
-/// Events with a time at or before this can be dropped once the lane's largest
-/// event time is `watermark`: no read at `t >= watermark - lateness` reaches
-/// them. `i64::MIN` (keep all) for a lifetime aggregate.
-pub fn expire_through(retention: &Retention, watermark: i64) -> i64 {
-    match retention.window {
-        Some(window) => watermark
-            .saturating_sub(retention.lateness)
-            .saturating_sub(window),
-        None => i64::MIN,
+        let expire_through = retention.expire_through(watermark).unwrap_or(i64::MIN);
+        self.list.encode(expire_through)
     }
 }
 

@@ -32,6 +32,23 @@ pub struct KeyState {
     folded: Option<Accumulator>,
 }
 
+impl Retention {
+    /// The earliest read time that must stay exact once the lane's largest
+    /// event time is `watermark`: `watermark - lateness`.
+    pub fn horizon(&self, watermark: i64) -> i64 {
+        watermark.saturating_sub(self.lateness)
+    }
+
+    /// Events with a time at or before this can be dropped once the lane's
+    /// largest event time is `watermark`: no read at or after the
+    /// [horizon](Retention::horizon) reaches them. `None` for a lifetime
+    /// aggregate, which folds them instead.
+    pub fn expire_through(&self, watermark: i64) -> Option<i64> {
+        self.window
+            .map(|window| self.horizon(watermark).saturating_sub(window))
+    }
+}
+
 /// What a feature's state holds and how it aggregates: the operator's fixed part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Aggregation {
@@ -70,14 +87,13 @@ impl KeyState {
     ) {
         let at = self.events.partition_point(|(t, _)| *t <= event_time);
         self.events.insert(at, (event_time, value));
-        let horizon = watermark.saturating_sub(aggregation.retention.lateness);
-        match aggregation.retention.window {
-            Some(window) => {
-                let expired = horizon.saturating_sub(window);
+        match aggregation.retention.expire_through(watermark) {
+            Some(expired) => {
                 let keep_from = self.events.partition_point(|(t, _)| *t <= expired);
                 self.events.drain(..keep_from);
             }
             None => {
+                let horizon = aggregation.retention.horizon(watermark);
                 let fold_until = self.events.partition_point(|(t, _)| *t <= horizon);
                 if fold_until > 0 {
                     let folded = self.folded.get_or_insert_with(|| aggregation.accumulator());
