@@ -10,6 +10,11 @@ pub mod results;
 pub mod server;
 pub mod stats;
 
+/// The benchmarks allocate as the `freshet` binary does, with jemalloc, so
+/// their in-process measurements compare with the server's.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 /// The error type of the benchmark helpers.
 pub type BenchError = Box<dyn std::error::Error + Send + Sync>;
 
