@@ -200,26 +200,23 @@ impl FeatureOperator {
             }
         }
         self.skipped.add(skipped);
-        rows.sort_by_key(|(t, _, _)| *t);
-        let mut high = watermark;
         let windowed = aggregation.retention.window.is_some();
         let track = self.track_stats;
+        if windowed && !track {
+            self.append_rows(rows, watermark);
+            return Ok(skipped);
+        }
+        rows.sort_by_key(|(t, _, _)| *t);
+        let mut high = watermark;
         for (event_time, key, value) in rows {
             high = high.max(event_time);
             let Some(value) = value else { continue };
             let key = key.key_bytes();
             if windowed {
-                match self.appended.get_mut(&key) {
-                    Some(events) => events.push(event_time, &value),
-                    None => {
-                        let mut events = NewEvents::default();
-                        events.push(event_time, &value);
-                        self.appended.insert(key.clone(), events);
-                    }
-                }
-                if !track {
-                    continue;
-                }
+                self.appended
+                    .entry(key.clone())
+                    .or_default()
+                    .push(event_time, &value);
             }
             let events = if windowed {
                 self.load_window(store, &key)?
@@ -244,6 +241,24 @@ impl FeatureOperator {
         }
         self.watermark = self.watermark.max(high);
         Ok(skipped)
+    }
+
+    /// A windowed feature without statistics: adds each key's events of `rows`
+    /// (event time, key, value) to its appends. Grouped by key first (a sort,
+    /// which keeps arrival order among a key's equal times), so each key's
+    /// appends are looked up once per batch rather than once per row.
+    fn append_rows(&mut self, mut rows: Vec<(i64, Value, Option<Value>)>, watermark: i64) {
+        let high = rows.iter().map(|(t, _, _)| *t).fold(watermark, i64::max);
+        rows.sort_by(|(t, key, _), (u, other, _)| key.total_cmp(other).then(t.cmp(u)));
+        for group in rows.chunk_by(|(_, key, _), (_, other, _)| key.total_cmp(other).is_eq()) {
+            let events = self.appended.entry(group[0].1.key_bytes()).or_default();
+            for (event_time, _, value) in group {
+                if let Some(value) = value {
+                    events.push(*event_time, value);
+                }
+            }
+        }
+        self.watermark = self.watermark.max(high);
     }
 
     /// Sets the current value for one key (features over a view).
