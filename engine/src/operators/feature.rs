@@ -291,7 +291,11 @@ impl FeatureOperator {
                 .push((self.table.clone(), std::mem::take(&mut self.skipped)));
         }
         if let FeatureInput::Events { aggregation, .. } = &self.input {
-            for (key, events) in self.appended.drain() {
+            // In key order: RocksDB then inserts each append into its memtable
+            // next to the one before instead of searching from the top.
+            let mut appended: Vec<_> = self.appended.drain().collect();
+            appended.sort_unstable_by(|(key, _), (other, _)| key.cmp(other));
+            for (key, events) in appended {
                 changes.state.append_timed(
                     OPERATOR_STATE,
                     feature_state_key(&self.table, &key),
