@@ -9,10 +9,9 @@ use freshet_api::server::{self, ServeConfig};
 use tracing_subscriber::EnvFilter;
 
 /// jemalloc serves every allocation of the process, RocksDB's included (its
-/// `malloc` replaces libc's). Under the engine's many short-lived buffers
-/// glibc's allocator spent a fifth of the server's time in its bins
-/// (`malloc_consolidate`, `unlink_chunk`); see `benches/README.md` for the
-/// measured difference.
+/// `malloc` replaces libc's): under the engine's many short-lived buffers,
+/// glibc's allocator spent about a fifth of the server's time sorting its
+/// bins (`malloc_consolidate`, `unlink_chunk`).
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
