@@ -246,7 +246,9 @@ impl FeatureOperator {
     /// A windowed feature without statistics: adds each key's events of `rows`
     /// (event time, key, value) to its appends. Grouped by key first (a sort,
     /// which keeps arrival order among a key's equal times), so each key's
-    /// appends are looked up once per batch rather than once per row.
+    /// appends are looked up once per batch rather than once per row. Two keys
+    /// compare equal under [`Value::total_cmp`] exactly when their
+    /// [`Value::key_bytes`] are equal (floats by bits), so a group is one key.
     fn append_rows(&mut self, mut rows: Vec<(i64, Value, Option<Value>)>, watermark: i64) {
         let high = rows.iter().map(|(t, _, _)| *t).fold(watermark, i64::max);
         rows.sort_by(|(t, key, _), (u, other, _)| key.total_cmp(other).then(t.cmp(u)));
