@@ -2,7 +2,8 @@
 //! new versions of it and of exactly the features that read it, which are
 //! backfilled and then served under their bare names, while the old versions stay
 //! readable pinned and keep up with live events, and features that do not depend
-//! on it are neither versioned nor replayed. Values are checked against a
+//! on it are neither versioned nor replayed. Training sets compute every version
+//! over its own transformation version, as serving does. Values are checked against a
 //! brute-force reference computed here with each version's predicate.
 
 mod backfill_common;
@@ -12,9 +13,9 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use backfill_common::{
-    apply, check_against_reference, check_entries, describe, generate, ingest, now_micros, read_ok,
-    state_of, status, stream_source, versions_of, wait_for, write_definitions, Agg, Reference,
-    Spec, DAY, MINUTE,
+    apply, assert_no_differences, check_against_reference, check_entries, describe,
+    exact_differences, generate, ingest, now_micros, read_ok, state_of, status, stream_source,
+    train_at, versions_of, wait_for, write_definitions, Agg, Reference, Spec, DAY, MINUTE,
 };
 use common::Server;
 use freshet_api::proto;
@@ -304,6 +305,25 @@ async fn changing_a_transformation_rebuilds_exactly_its_dependants() {
             &big_count(10.0),
             &format!("big_count@v1 {phase}"),
         );
+
+        // A training set at the instant of an online read gives the same
+        // values, every version over its own version of `big`, even with both
+        // versions in one request.
+        let both = ["big_sum@v1", "big_count@v1", "big_sum@v2", "big_count@v2"];
+        let online = read_ok(&mut client, &both, &users).await;
+        let offline = train_at(&mut client, &both, &users, online.at).await;
+        for (feature, name) in both.iter().enumerate() {
+            assert_no_differences(
+                &exact_differences(
+                    &offline,
+                    feature,
+                    &users,
+                    &online.column(feature),
+                    &format!("training set vs online {phase}"),
+                ),
+                &format!("{name} in a training set {phase}"),
+            );
+        }
 
         // The predicates differ for some users, so serving the wrong one would show.
         assert!(

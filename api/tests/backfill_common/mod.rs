@@ -155,7 +155,7 @@ pub async fn wait_processed(client: &mut Client, source: &str) {
 
 /// What a feature computes, for the reference (these tests use count, sum, avg).
 pub use freshet_testkit::reference::Function as Agg;
-pub use freshet_testkit::values::{close, same, Val};
+pub use freshet_testkit::values::{cell, close, same, Val};
 
 /// A feature as the reference computes it: `agg` over the events whose amount is
 /// in `[min_amount, max_amount)` with event time in `(t - window, t]` (`t` and
@@ -296,6 +296,78 @@ pub async fn read_ok(client: &mut Client, features: &[&str], users: &[i64]) -> R
     read(client, features, users)
         .await
         .unwrap_or_else(|status| panic!("GetOnlineFeatures {features:?}: {status:?}"))
+}
+
+/// The training set of `features` for `users` at instant `at` (one label row
+/// per user, sent inline as Arrow IPC), as a [`Read`]: the offline values to
+/// set beside an online read at the same instant.
+pub async fn train_at(client: &mut Client, features: &[&str], users: &[i64], at: i64) -> Read {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("user_id", DataType::Int64, false),
+        Field::new(
+            "ts",
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+            false,
+        ),
+    ]));
+    let labels = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int64Array::from(users.to_vec())) as ArrayRef,
+            Arc::new(TimestampMicrosecondArray::from(vec![at; users.len()])) as ArrayRef,
+        ],
+    )
+    .expect("label rows");
+    let mut writer = arrow::ipc::writer::StreamWriter::try_new(Vec::new(), &schema).unwrap();
+    writer.write(&labels).unwrap();
+    let request = proto::GenerateTrainingSetRequest {
+        features: features.iter().map(|f| f.to_string()).collect(),
+        labels_arrow_ipc: writer.into_inner().unwrap(),
+        timestamp_column: "ts".into(),
+        ..Default::default()
+    };
+    let mut stream = client
+        .generate_training_set(request)
+        .await
+        .unwrap_or_else(|status| panic!("GenerateTrainingSet {features:?}: {status:?}"))
+        .into_inner();
+    let mut batches = Vec::new();
+    while let Some(message) = stream
+        .message()
+        .await
+        .unwrap_or_else(|status| panic!("GenerateTrainingSet {features:?}: {status:?}"))
+    {
+        if !message.arrow_ipc.is_empty() {
+            let reader = arrow::ipc::reader::StreamReader::try_new(
+                std::io::Cursor::new(message.arrow_ipc),
+                None,
+            )
+            .expect("an Arrow IPC stream");
+            batches.extend(reader.map(|batch| batch.expect("a record batch")));
+        }
+    }
+    let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+    assert_eq!(
+        batch.num_rows(),
+        users.len(),
+        "one training row per label row"
+    );
+    let columns: Vec<ArrayRef> = features
+        .iter()
+        .map(|f| {
+            batch
+                .column_by_name(f)
+                .unwrap_or_else(|| panic!("no column {f} in the training set"))
+                .clone()
+        })
+        .collect();
+    Read {
+        versions: features.iter().map(|f| f.to_string()).collect(),
+        at,
+        rows: (0..users.len())
+            .map(|row| columns.iter().map(|c| cell(c.as_ref(), row)).collect())
+            .collect(),
+    }
 }
 
 /// The differences between column `feature` of `read` and `expected` (one per

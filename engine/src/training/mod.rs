@@ -2,7 +2,9 @@
 //! label values), each requested feature version as of the label's time.
 //!
 //! The build replays the retained log of every stream the features read through
-//! the engine's own pipelines ([`replay`]), partitions the resulting feature
+//! the engine's own pipelines, each feature version through one over the
+//! transformation versions it was defined over ([`pipelines`], [`replay`]),
+//! partitions the resulting feature
 //! events by entity key and spills them past a memory budget ([`spill`]),
 //! evaluates each partition with the online operator's fold ([`as_of`]), then
 //! applies the value transforms with the statistics the version had gathered up
@@ -12,6 +14,7 @@ mod as_of;
 mod keys;
 mod labels;
 mod output;
+mod pipelines;
 mod replay;
 mod spill;
 
@@ -22,7 +25,7 @@ use arrow::datatypes::{Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use freshet_registry::Registry;
 use freshet_sql::duration::parse_duration;
-use freshet_sql::model::{Label, TrainingSet as TrainingSetDefinition};
+use freshet_sql::model::{Feature, Label, TrainingSet as TrainingSetDefinition};
 use freshet_sql::validate::RelationKind;
 use freshet_storage::log::EventLog;
 use tracing::info;
@@ -31,6 +34,7 @@ pub use as_of::{evaluate_partition, sort_events, LabelPoint, Observation, Partit
 pub use keys::KeyIds;
 pub use labels::{prepare, read_label_file, read_label_ipc, LabelColumns, Labels};
 pub use output::{feature_array, output_type};
+pub use pipelines::{plan, ReplayPipeline, LATEST};
 pub use replay::{replay, Collector, FeatureFeed};
 pub use spill::{EventRow, Spill};
 
@@ -177,6 +181,8 @@ struct Resolved {
     feeds: Vec<FeatureFeed>,
     /// Each feature's feed.
     feed_of: Vec<usize>,
+    /// The pipelines the feeds read from.
+    pipelines: Vec<ReplayPipeline>,
     label: Option<Label>,
     columns: LabelColumns,
     offset: i64,
@@ -198,7 +204,7 @@ impl TrainingSets {
         }
     }
 
-    fn resolve(&self, request: &TrainingRequest) -> Result<Resolved> {
+    async fn resolve(&self, request: &TrainingRequest) -> Result<Resolved> {
         let (label_ref, features) = match &request.training_set {
             Some(name) => {
                 if !request.features.is_empty() {
@@ -226,6 +232,19 @@ impl TrainingSets {
                     .map_err(|e| invalid(format!("label '{name}': {e}")))
             })
             .transpose()?;
+        let definitions: Vec<Feature> = features
+            .iter()
+            .map(|f| {
+                self.registry
+                    .resolve::<Feature>(f)
+                    .map(|v| v.object)
+                    .map_err(|e| invalid(format!("feature '{f}': {e}")))
+            })
+            .collect::<Result<_>>()?;
+        let active = self.catalog.latest();
+        // Planned before the features resolve, so each resolves against the
+        // relations of its own transformation versions.
+        let (pipelines, pipeline_of) = plan(&self.registry, &active, &definitions).await?;
         let served: Vec<Arc<ResolvedVersion>> = features
             .iter()
             .map(|f| self.catalog.resolve_definition(f))
@@ -233,7 +252,6 @@ impl TrainingSets {
         let entity = label
             .as_ref()
             .map_or(served[0].feature.entity.clone(), |l| l.entity.clone());
-        let active = self.catalog.latest();
         let key_column = active
             .entity_key(&entity)
             .ok_or_else(|| invalid(format!("unknown entity '{entity}'")))?
@@ -241,7 +259,7 @@ impl TrainingSets {
         let mut aggregations = Vec::new();
         let mut feeds: Vec<FeatureFeed> = Vec::new();
         let mut feed_of = Vec::new();
-        for feature in &served {
+        for (feature, pipeline) in served.iter().zip(pipeline_of) {
             if feature.feature.entity != entity {
                 return Err(invalid(format!(
                     "feature '{}' describes entity '{}', not '{entity}'",
@@ -261,6 +279,7 @@ impl TrainingSets {
             };
             aggregations.push(*aggregation);
             let feed = FeatureFeed {
+                pipeline,
                 relation: feature.feature.source.clone(),
                 key_column: key_column.clone(),
                 time_column: time_column.clone(),
@@ -301,6 +320,7 @@ impl TrainingSets {
             aggregations,
             feeds,
             feed_of,
+            pipelines,
             label,
             columns,
             offset,
@@ -314,7 +334,7 @@ impl TrainingSets {
         request: &TrainingRequest,
         progress: ProgressSink,
     ) -> Result<TrainingSet> {
-        let resolved = self.resolve(request)?;
+        let resolved = self.resolve(request).await?;
         let active = self.catalog.latest();
         let (label_relation, mut label_batches, origin) = match &request.rows {
             LabelRows::Uri(uri) => (None, Some(read_label_file(uri).await?), format!("'{uri}'")),
@@ -380,19 +400,27 @@ impl TrainingSets {
         );
         let mut fed: Vec<bool> = vec![false; resolved.feeds.len()];
         for source in active.streams.values() {
-            let mut pipeline = Pipeline::build(&active.definitions, &source.name).await?;
-            let relations = pipeline.relations();
-            let mut needed = label_relation
-                .as_deref()
-                .is_some_and(|r| relations.contains(&r));
-            for (feed, done) in resolved.feeds.iter().zip(fed.iter_mut()) {
-                if relations.contains(&feed.relation.as_str()) {
-                    *done = true;
-                    needed = true;
+            // One pass over the source's log, through each pipeline it feeds.
+            let mut pipelines = Vec::new();
+            for (index, planned) in resolved.pipelines.iter().enumerate() {
+                let pipeline = Pipeline::build(&planned.definitions, &source.name).await?;
+                let relations = pipeline.relations();
+                let mut needed = index == LATEST
+                    && label_relation
+                        .as_deref()
+                        .is_some_and(|r| relations.contains(&r));
+                for (feed, done) in resolved.feeds.iter().zip(fed.iter_mut()) {
+                    if feed.pipeline == index && relations.contains(&feed.relation.as_str()) {
+                        *done = true;
+                        needed = true;
+                    }
+                }
+                if needed {
+                    pipelines.push((index, pipeline));
                 }
             }
-            if needed {
-                replay(self.log.as_ref(), source, &mut pipeline, &mut collector).await?;
+            if !pipelines.is_empty() {
+                replay(self.log.as_ref(), source, &mut pipelines, &mut collector).await?;
             }
         }
         if let Some(missing) = fed.iter().position(|done| !done) {

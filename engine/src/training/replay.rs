@@ -1,4 +1,4 @@
-//! Replaying a stream source's retained log through its pipeline, the same
+//! Replaying a stream source's retained log through its pipelines, the same
 //! DataFusion plans the engine runs on micro-batches, and collecting what a
 //! training set needs: each feature's input events (into a [`Spill`]) and the
 //! label rows when the label reads a stream.
@@ -12,6 +12,7 @@ use freshet_storage::log::{EventLog, Position};
 use tracing::info;
 
 use super::keys::KeyIds;
+use super::pipelines::LATEST;
 use super::spill::{EventRow, Spill};
 use crate::pipeline::{BatchRows, Pipeline};
 use crate::value::{timestamps, value_at, Value};
@@ -24,6 +25,8 @@ const READ_ROWS: usize = 1 << 20;
 /// their events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeatureFeed {
+    /// The pipeline whose rows it reads ([`super::plan`]).
+    pub pipeline: usize,
     /// The source or transformation it aggregates.
     pub relation: String,
     /// Its entity key column.
@@ -71,12 +74,18 @@ impl<'a> Collector<'a> {
         }
     }
 
-    /// Takes what one micro-batch produced.
-    fn absorb(&mut self, rows: &BatchRows) -> Result<()> {
-        if let Some(batches) = self.label_relation.and_then(|r| rows.get(r)) {
-            self.label_rows.extend(batches.iter().cloned());
+    /// Takes what one micro-batch produced in pipeline `pipeline`: the label
+    /// rows from the latest pipeline, each feed's events from its own.
+    fn absorb(&mut self, pipeline: usize, rows: &BatchRows) -> Result<()> {
+        if pipeline == LATEST {
+            if let Some(batches) = self.label_relation.and_then(|r| rows.get(r)) {
+                self.label_rows.extend(batches.iter().cloned());
+            }
         }
         for (feature, feed) in self.feeds.iter().enumerate() {
+            if feed.pipeline != pipeline {
+                continue;
+            }
             for batch in rows.get(&feed.relation).into_iter().flatten() {
                 self.absorb_batch(feature, feed, batch)?;
             }
@@ -148,11 +157,12 @@ fn read_value(array: &ArrayRef, row: usize) -> Result<Option<Value>> {
 }
 
 /// Replays every partition of `source`'s topic, up to the rows acknowledged when
-/// the replay starts, through `pipeline` into `collector`.
+/// the replay starts, through each of `pipelines` (with their indices) into
+/// `collector`: the log is read once, each batch run through every pipeline.
 pub async fn replay(
     log: &dyn EventLog,
     source: &StreamSource,
-    pipeline: &mut Pipeline,
+    pipelines: &mut [(usize, Pipeline)],
     collector: &mut Collector<'_>,
 ) -> Result<()> {
     let topic = &source.topic;
@@ -181,8 +191,10 @@ pub async fn replay(
             }
             let batch = concat_batches(&parts[0].schema(), &parts)?;
             collector.events += batch.num_rows() as u64;
-            let rows = pipeline.run(batch).await?;
-            collector.absorb(&rows)?;
+            for (index, pipeline) in pipelines.iter_mut() {
+                let rows = pipeline.run(batch.clone()).await?;
+                collector.absorb(*index, &rows)?;
+            }
         }
         info!(source = %source.name, partition, rows = done, "replayed for a training set");
     }
