@@ -13,10 +13,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, TimestampMicrosecondArray};
+use arrow::array::{
+    Array, ArrayRef, AsArray, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray,
+};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema, TimeUnit, TimestampMicrosecondType};
 use common::{online_val, stdout_of, Server};
-use freshet_api::proto::{self, entity_key::Key, PayloadFormat};
+use freshet_api::proto::{
+    self, entity_key::Key, feature_store_client::FeatureStoreClient, PayloadFormat,
+};
 use freshet_testkit::reference::{self, Function};
 use freshet_testkit::values::{cell, close, column_names, same, Val};
 use futures::TryStreamExt;
@@ -279,8 +283,20 @@ const TRANSFORMED: [(&str, &str); 5] = [
     ),
 ];
 
+/// Features of the `item` entity (keyed by the clicks' `item` column), read
+/// beside the user features to check a label set with two entities.
+const ITEM_FEATURES: [(&str, &str); 3] = [
+    ("item_clicks_1s", "aggregate: count(*), window: 1s"),
+    (
+        "item_spend_300ms",
+        "aggregate: sum(amount), window: 300ms, default: 0.0",
+    ),
+    ("item_max_life", "aggregate: max(amount)"),
+];
+
 /// Writes the consistency definitions into `dir`; returns their path and the
-/// feature names in definition order.
+/// user feature names in definition order (the item features are
+/// [`ITEM_FEATURES`]).
 fn consistency_definitions_in(dir: &Path) -> (String, Vec<String>) {
     let mut names = Vec::new();
     let mut lines = Vec::new();
@@ -312,11 +328,16 @@ fn consistency_definitions_in(dir: &Path) -> (String, Vec<String>) {
         ));
         names.push(name.to_string());
     }
+    for (name, rest) in ITEM_FEATURES {
+        lines.push(format!(
+            "  - {{ name: {name}, entity: item, source: clicks, {rest} }}"
+        ));
+    }
     let text = format!(
         "sources:\n  - name: clicks\n    stream: {{ topic: clicks }}\n    \
          schema: {{ user_id: int64, amount: float64, item: string, ts: timestamp }}\n    \
          event_time: ts\n\
-         entities:\n  - {{ name: user, key: user_id }}\n\
+         entities:\n  - {{ name: user, key: user_id }}\n  - {{ name: item, key: item }}\n\
          features:\n{}\n",
         lines.join("\n")
     );
@@ -325,9 +346,12 @@ fn consistency_definitions_in(dir: &Path) -> (String, Vec<String>) {
     (path.display().to_string(), names)
 }
 
-/// One online read of one key.
+/// One online read of one key: a user's features, or an item's (with a user
+/// to go in its label row).
 struct Reading {
     user: i64,
+    /// The item read; for a read of a user, an item to go in its label row.
+    item: &'static str,
     /// The server's evaluation time.
     at: i64,
     /// Whether the user had events before the read.
@@ -348,7 +372,29 @@ fn any_read(
         .any(|r| r.had_events == had_events && test(&r.values[index]))
 }
 
+/// `GetOnlineFeatures` of `features` for `keys` of `entity`.
+async fn read_online(
+    client: &mut FeatureStoreClient<tonic::transport::Channel>,
+    features: &[String],
+    entity: &str,
+    keys: impl Iterator<Item = Key>,
+) -> proto::GetOnlineFeaturesResponse {
+    client
+        .get_online_features(proto::GetOnlineFeaturesRequest {
+            features: features.to_vec(),
+            entity: entity.into(),
+            keys: keys
+                .map(|key| proto::EntityKey { key: Some(key) })
+                .collect(),
+        })
+        .await
+        .unwrap_or_else(|status| panic!("GetOnlineFeatures of {entity}: {status:?}"))
+        .into_inner()
+}
+
 const ITEMS: [&str; 5] = ["red", "green", "blue", "plum", "teal"];
+/// An item no event has.
+const UNSEEN_ITEM: &str = "onyx";
 /// Users 0..20 get events; 20 and 21 never do.
 const EVENT_USERS: i64 = 20;
 const READ_USERS: i64 = 22;
@@ -362,11 +408,13 @@ async fn online_reads_equal_training_rows_at_the_same_instants() {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();
     let (definitions, features) = consistency_definitions_in(dir.path());
+    let item_features: Vec<String> = ITEM_FEATURES.iter().map(|(n, _)| n.to_string()).collect();
     let server = Server::start(&dir.path().join("data"));
     stdout_of(server.cli(&["apply", "-f", &definitions]));
     let mut client = server.client().await;
 
     let mut readings: Vec<Reading> = Vec::new();
+    let mut item_readings: Vec<Reading> = Vec::new();
     let mut types: Vec<String> = Vec::new();
     let mut seen: HashSet<i64> = HashSet::new();
     let mut last_eval = 0i64;
@@ -384,12 +432,14 @@ async fn online_reads_equal_training_rows_at_the_same_instants() {
         let first = now.max(last_eval + 1).max(last_ts + 1);
         let mut lines = Vec::new();
         let mut round_users = Vec::new();
+        let mut round_items = Vec::new();
         for ts in first..first + 3 {
             let user = active[rng.random_range(0..active.len())];
             let amount = rng.random_range(1..10_000) as f64 / 100.0;
             let item = ITEMS[rng.random_range(0..ITEMS.len())];
             lines.push(click_json(user, amount, item, ts));
             round_users.push(user);
+            round_items.push(item);
             last_ts = ts;
         }
         let response = client.ingest(ingest(&lines)).await.unwrap().into_inner();
@@ -408,20 +458,13 @@ async fn online_reads_equal_training_rows_at_the_same_instants() {
                 keys.push(user);
             }
         }
-        let response = client
-            .get_online_features(proto::GetOnlineFeaturesRequest {
-                features: features.clone(),
-                entity: "user".into(),
-                keys: keys
-                    .iter()
-                    .map(|&k| proto::EntityKey {
-                        key: Some(Key::IntValue(k)),
-                    })
-                    .collect(),
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let response = read_online(
+            &mut client,
+            &features,
+            "user",
+            keys.iter().map(|&k| Key::IntValue(k)),
+        )
+        .await;
         if types.is_empty() {
             types = response.types.clone();
         }
@@ -440,15 +483,43 @@ async fn online_reads_equal_training_rows_at_the_same_instants() {
             assert_eq!(row.values.len(), features.len());
             readings.push(Reading {
                 user: *user,
+                item: ITEMS[readings.len() % ITEMS.len()],
                 at,
                 had_events: seen.contains(user),
                 values: row.values.iter().map(online_val).collect(),
             });
         }
+
+        // The item of the round's first event, another, and one never seen.
+        let items = [
+            round_items[0],
+            ITEMS[rng.random_range(0..ITEMS.len())],
+            UNSEEN_ITEM,
+        ];
+        let response = read_online(
+            &mut client,
+            &item_features,
+            "item",
+            items.iter().map(|item| Key::StringValue(item.to_string())),
+        )
+        .await;
+        let at = response.evaluated_at_micros;
+        assert!(at > last_eval, "evaluation times go forward");
+        last_eval = at;
+        for (item, row) in items.iter().zip(&response.rows) {
+            item_readings.push(Reading {
+                user: rng.random_range(0..READ_USERS),
+                item,
+                at,
+                had_events: *item != UNSEEN_ITEM,
+                values: row.values.iter().map(online_val).collect(),
+            });
+        }
     }
     eprintln!(
-        "{round} rounds, {} reads in {:?}",
+        "{round} rounds, {} user and {} item reads in {:?}",
         readings.len(),
+        item_readings.len(),
         started.elapsed()
     );
 
@@ -480,10 +551,22 @@ async fn online_reads_equal_training_rows_at_the_same_instants() {
     }));
     assert!(any_read(&readings, index("count_life"), false, |v| *v == Val::I(0)));
 
-    // Labels at exactly the instants read, in the order read.
+    assert!(
+        item_readings
+            .iter()
+            .any(|r| matches!(r.values[0], Val::I(n) if n > 1)),
+        "no read saw an item's 1s window with more than one click"
+    );
+
+    // Labels at exactly the instants read, in the order read: the user reads,
+    // then the item reads. Each row carries both entities' keys; the item key
+    // is in a column named otherwise than the entity's key, so the request
+    // names it.
+    let all: Vec<&Reading> = readings.iter().chain(&item_readings).collect();
     let labels = RecordBatch::try_new(
         Arc::new(Schema::new(vec![
             Field::new("user_id", DataType::Int64, false),
+            Field::new("item_name", DataType::Utf8, false),
             Field::new(
                 "ts",
                 DataType::Timestamp(TimeUnit::Microsecond, None),
@@ -492,53 +575,66 @@ async fn online_reads_equal_training_rows_at_the_same_instants() {
             Field::new("n", DataType::Int64, false),
         ])),
         vec![
-            Arc::new(Int64Array::from_iter_values(
-                readings.iter().map(|r| r.user),
-            )) as ArrayRef,
+            Arc::new(Int64Array::from_iter_values(all.iter().map(|r| r.user))) as ArrayRef,
+            Arc::new(StringArray::from_iter_values(all.iter().map(|r| r.item))),
             Arc::new(TimestampMicrosecondArray::from_iter_values(
-                readings.iter().map(|r| r.at),
+                all.iter().map(|r| r.at),
             )),
-            Arc::new(Int64Array::from_iter_values(0..readings.len() as i64)),
+            Arc::new(Int64Array::from_iter_values(0..all.len() as i64)),
         ],
     )
     .unwrap();
+    let requested: Vec<String> = features.iter().chain(&item_features).cloned().collect();
     let generated = generate(
         &server,
         proto::GenerateTrainingSetRequest {
             labels_arrow_ipc: ipc(&labels),
             timestamp_column: "ts".into(),
-            features: features.clone(),
+            features: requested.clone(),
+            entities: [("item".to_string(), "item_name".to_string())].into(),
             ..Default::default()
         },
     )
     .await;
     let batch = &generated.batch;
-    assert_eq!(batch.num_rows(), readings.len(), "one row per label row");
-    assert_eq!(generated.summary.rows, readings.len() as u64);
+    assert_eq!(batch.num_rows(), all.len(), "one row per label row");
+    assert_eq!(generated.summary.rows, all.len() as u64);
     assert_eq!(
         generated.summary.feature_versions,
-        features
+        requested
             .iter()
             .map(|f| format!("{f}@v1"))
             .collect::<Vec<_>>()
     );
-    assert_progress(&generated, readings.len());
-    let mut expected_names = vec!["user_id".to_string(), "ts".into(), "n".into()];
-    expected_names.extend(features.iter().cloned());
+    assert_progress(&generated, all.len());
+    let mut expected_names = vec![
+        "user_id".to_string(),
+        "item_name".into(),
+        "ts".into(),
+        "n".into(),
+    ];
+    expected_names.extend(requested.iter().cloned());
     assert_eq!(column_names(batch), expected_names);
+    const FIRST_FEATURE: usize = 4;
 
     // Label columns pass through, rows in label order.
     let users = batch.column(0).as_primitive::<Int64Type>();
-    let times = batch.column(1).as_primitive::<TimestampMicrosecondType>();
-    let order = batch.column(2).as_primitive::<Int64Type>();
+    let items = batch.column(1).as_string::<i32>();
+    let times = batch.column(2).as_primitive::<TimestampMicrosecondType>();
+    let order = batch.column(3).as_primitive::<Int64Type>();
     assert_eq!(
-        batch.schema().field(1).data_type(),
+        batch.schema().field(2).data_type(),
         &DataType::Timestamp(TimeUnit::Microsecond, None)
     );
-    for (row, reading) in readings.iter().enumerate() {
+    for (row, reading) in all.iter().enumerate() {
         assert_eq!(
-            (users.value(row), times.value(row), order.value(row)),
-            (reading.user, reading.at, row as i64),
+            (
+                users.value(row),
+                items.value(row),
+                times.value(row),
+                order.value(row)
+            ),
+            (reading.user, reading.item, reading.at, row as i64),
             "label row {row}"
         );
     }
@@ -552,23 +648,32 @@ async fn online_reads_equal_training_rows_at_the_same_instants() {
             other => panic!("feature {feature}: unexpected online type {other}"),
         };
         assert_eq!(
-            batch.column(3 + j).data_type(),
+            batch.column(FIRST_FEATURE + j).data_type(),
             &expected,
             "feature {feature}: training column type vs online type {}",
             types[j]
         );
     }
 
-    // Every value equals the one served online at that instant.
+    // Every value equals the one served online at that instant: the user
+    // features in the rows of user reads, the item features in those of item
+    // reads.
     let mut wrong = Vec::new();
-    for (row, reading) in readings.iter().enumerate() {
-        for (j, feature) in features.iter().enumerate() {
-            let training = cell(batch.column(3 + j).as_ref(), row);
+    let mut compared = 0;
+    for (row, reading) in all.iter().enumerate() {
+        let (names, first) = match row < readings.len() {
+            true => (&features, FIRST_FEATURE),
+            false => (&item_features, FIRST_FEATURE + features.len()),
+        };
+        for (j, feature) in names.iter().enumerate() {
+            let training = cell(batch.column(first + j).as_ref(), row);
             let online = &reading.values[j];
+            compared += 1;
             if !same(&training, online) {
                 wrong.push(format!(
-                    "feature {feature}, user {}, t {} ({}): online {online:?}, training {training:?}",
+                    "feature {feature}, user {}, item {}, t {} ({}): online {online:?}, training {training:?}",
                     reading.user,
+                    reading.item,
                     reading.at,
                     rfc3339(reading.at)
                 ));
@@ -577,9 +682,8 @@ async fn online_reads_equal_training_rows_at_the_same_instants() {
     }
     assert!(
         wrong.is_empty(),
-        "{} of {} values differ from online (seed {seed}):\n{}",
+        "{} of {compared} values differ from online (seed {seed}):\n{}",
         wrong.len(),
-        readings.len() * features.len(),
         wrong[..wrong.len().min(30)].join("\n")
     );
     server.stop();

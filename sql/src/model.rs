@@ -261,6 +261,11 @@ pub struct TrainingSet {
     pub label: String,
     /// The features, as names or `name@vN`, in output order.
     pub features: Vec<String>,
+    /// The label column holding each entity's keys, by entity, when the
+    /// features describe several (a purchase has a user and an item); an
+    /// entity not named here is read from the column named as its key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub entities: BTreeMap<String, String>,
 }
 
 /// The kinds of object a definitions file holds, in dependency order.

@@ -36,9 +36,23 @@ pub struct TrainArgs {
     /// Compute features as of each label time minus this (e.g. 5m).
     #[arg(long)]
     pub feature_offset: Option<String>,
+    /// The label column holding an entity's keys, as ENTITY=COLUMN (repeat for
+    /// several entities); an entity not named reads the column named as its key.
+    #[arg(long = "entity", value_parser = entity_column)]
+    pub entities: Vec<(String, String)>,
     /// The Parquet file to write.
     #[arg(long)]
     pub out: PathBuf,
+}
+
+/// Parses `ENTITY=COLUMN`.
+fn entity_column(text: &str) -> std::result::Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((entity, column)) if !entity.is_empty() && !column.is_empty() => {
+            Ok((entity.to_string(), column.to_string()))
+        }
+        _ => Err(format!("'{text}' is not ENTITY=COLUMN")),
+    }
 }
 
 fn labels_uri(path: &Path) -> Result<String> {
@@ -76,6 +90,7 @@ pub async fn train(args: &TrainArgs, client: &ClientArgs) -> Result<()> {
         labels_arrow_ipc: Vec::new(),
         timestamp_column: args.timestamp_column.clone().unwrap_or_default(),
         feature_offset: args.feature_offset.clone().unwrap_or_default(),
+        entities: args.entities.iter().cloned().collect(),
     };
     let mut stream = connect(client)
         .await?

@@ -53,6 +53,7 @@ pub fn training_request(request: proto::GenerateTrainingSetRequest) -> TrainingR
         rows,
         timestamp_column: some(request.timestamp_column),
         feature_offset: some(request.feature_offset),
+        entities: request.entities.into_iter().collect(),
     }
 }
 

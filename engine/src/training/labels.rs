@@ -1,7 +1,7 @@
 //! [`Labels`]: the label rows of a training set, read from a file, from inline
 //! Arrow IPC or from a relation's rows, checked (every column present, every key
 //! and timestamp readable, with the row named when not) and put in output form:
-//! entity key, label timestamp, label values.
+//! entity keys (one column per entity), label timestamp, label values.
 
 use std::io::Cursor;
 use std::path::Path;
@@ -19,15 +19,23 @@ use crate::pipeline::{format_of, read_file};
 use crate::value::{value_at, Value};
 use crate::{EngineError, Result};
 
+/// A label column holding one entity's keys.
+#[derive(Debug, Clone)]
+pub struct EntityColumn {
+    /// The entity.
+    pub entity: String,
+    /// The column of the label rows holding its keys.
+    pub column: String,
+    /// The type of its keys.
+    pub key_type: ColumnType,
+}
+
 /// Which columns of the label rows mean what.
 #[derive(Debug, Clone)]
 pub struct LabelColumns {
-    /// The entity the labels are about.
-    pub entity: String,
-    /// Its key column.
-    pub key_column: String,
-    /// The type of its keys.
-    pub key_type: ColumnType,
+    /// The entities the labels carry keys of, each in its own column (a
+    /// purchase has a user and an item); at least one.
+    pub entities: Vec<EntityColumn>,
     /// The timestamp column.
     pub time_column: String,
     /// The label value columns; `None` means every other column.
@@ -37,10 +45,11 @@ pub struct LabelColumns {
 /// Checked label rows.
 #[derive(Debug, Clone)]
 pub struct Labels {
-    /// Key, timestamp (µs, no zone) and value columns, in output order.
+    /// Key columns (one per entity, in [`LabelColumns::entities`] order),
+    /// timestamp (µs, no zone) and value columns, in output order.
     pub batch: RecordBatch,
-    /// The entity key of each row.
-    pub keys: Vec<Value>,
+    /// Per entity (same order), the key of each row.
+    pub keys: Vec<Vec<Value>>,
     /// The timestamp of each row, µs.
     pub times: Vec<i64>,
 }
@@ -104,14 +113,19 @@ pub fn prepare(columns: &LabelColumns, batches: &[RecordBatch], origin: &str) ->
             )
         })
     };
-    let key_role = format!("the key of entity '{}'", columns.entity);
-    let keys_array = column(&columns.key_column, &key_role)?;
+    let mut key_arrays = Vec::with_capacity(columns.entities.len());
+    for entity in &columns.entities {
+        let role = format!("the key of entity '{}'", entity.entity);
+        key_arrays.push(column(&entity.column, &role)?);
+    }
     let times_array = column(&columns.time_column, "the label timestamp")?;
     let value_names: Vec<String> = match &columns.value_columns {
         Some(list) => list.clone(),
         None => names
             .iter()
-            .filter(|n| **n != columns.key_column && **n != columns.time_column)
+            .filter(|n| {
+                **n != columns.time_column && !columns.entities.iter().any(|e| e.column == **n)
+            })
             .map(|n| n.to_string())
             .collect(),
     };
@@ -119,30 +133,39 @@ pub fn prepare(columns: &LabelColumns, batches: &[RecordBatch], origin: &str) ->
     for name in &value_names {
         values.push((name.clone(), column(name, "a label value")?));
     }
-    let keys_array = key_column(columns, &keys_array, origin)?;
-    let mut keys = Vec::with_capacity(all.num_rows());
-    for row in 0..all.num_rows() {
-        match value_at(&keys_array, row)? {
-            Some(key) => keys.push(key),
-            None => {
-                return Err(invalid(
-                    origin,
-                    format!("row {}: column '{}' is null", row + 1, columns.key_column),
-                ))
+    let mut keys = Vec::with_capacity(columns.entities.len());
+    let mut fields = Vec::new();
+    let mut arrays = Vec::new();
+    for (entity, array) in columns.entities.iter().zip(key_arrays) {
+        let array = key_column(entity, &array, origin)?;
+        let mut entity_keys = Vec::with_capacity(all.num_rows());
+        for row in 0..all.num_rows() {
+            match value_at(&array, row)? {
+                Some(key) => entity_keys.push(key),
+                None => {
+                    return Err(invalid(
+                        origin,
+                        format!(
+                            "row {}: column '{}' (the key of entity '{}') is null",
+                            row + 1,
+                            entity.column,
+                            entity.entity
+                        ),
+                    ))
+                }
             }
         }
+        keys.push(entity_keys);
+        fields.push(Field::new(&entity.column, array.data_type().clone(), false));
+        arrays.push(array);
     }
     let times = label_times(&times_array, &columns.time_column, origin)?;
-    let time_array: ArrayRef = Arc::new(TimestampMicrosecondArray::from(times.clone()));
-    let mut fields = vec![
-        Field::new(&columns.key_column, keys_array.data_type().clone(), false),
-        Field::new(
-            &columns.time_column,
-            DataType::Timestamp(TimeUnit::Microsecond, None),
-            false,
-        ),
-    ];
-    let mut arrays = vec![keys_array, time_array];
+    fields.push(Field::new(
+        &columns.time_column,
+        DataType::Timestamp(TimeUnit::Microsecond, None),
+        false,
+    ));
+    arrays.push(Arc::new(TimestampMicrosecondArray::from(times.clone())));
     for (name, array) in values {
         fields.push(Field::new(&name, array.data_type().clone(), true));
         arrays.push(array);
@@ -152,8 +175,8 @@ pub fn prepare(columns: &LabelColumns, batches: &[RecordBatch], origin: &str) ->
 }
 
 /// The key column cast to the entity's key type (integers to int64, text to utf8).
-fn key_column(columns: &LabelColumns, array: &ArrayRef, origin: &str) -> Result<ArrayRef> {
-    let wanted = match columns.key_type {
+fn key_column(entity: &EntityColumn, array: &ArrayRef, origin: &str) -> Result<ArrayRef> {
+    let wanted = match entity.key_type {
         ColumnType::Int32 | ColumnType::Int64 => DataType::Int64,
         ColumnType::String => DataType::Utf8,
         ColumnType::Bool => DataType::Boolean,
@@ -172,10 +195,10 @@ fn key_column(columns: &LabelColumns, array: &ArrayRef, origin: &str) -> Result<
             origin,
             format!(
                 "column '{}' holds {} but the keys of entity '{}' are {}",
-                columns.key_column,
+                entity.column,
                 array.data_type(),
-                columns.entity,
-                columns.key_type
+                entity.entity,
+                entity.key_type
             ),
         ));
     }
@@ -237,9 +260,11 @@ mod tests {
 
     fn columns() -> LabelColumns {
         LabelColumns {
-            entity: "user".into(),
-            key_column: "user_id".into(),
-            key_type: ColumnType::Int64,
+            entities: vec![EntityColumn {
+                entity: "user".into(),
+                column: "user_id".into(),
+                key_type: ColumnType::Int64,
+            }],
             time_column: "ts".into(),
             value_columns: None,
         }
@@ -261,6 +286,16 @@ mod tests {
         .unwrap()
     }
 
+    fn column_names(labels: &Labels) -> Vec<String> {
+        labels
+            .batch
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
+    }
+
     #[test]
     fn rows_come_out_as_key_time_then_values() {
         let labels = prepare(
@@ -272,16 +307,55 @@ mod tests {
             "test",
         )
         .unwrap();
-        let names: Vec<_> = labels
-            .batch
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().clone())
-            .collect();
+        let names = column_names(&labels);
         assert_eq!(names, ["user_id", "ts", "churned"]);
         assert_eq!(labels.times, [1_000_000, 0]);
-        assert_eq!(labels.keys, [Value::Int(5), Value::Int(5)]);
+        assert_eq!(labels.keys, [[Value::Int(5), Value::Int(5)]]);
+    }
+
+    #[test]
+    fn several_entities_come_out_as_one_key_column_each() {
+        let mut two = columns();
+        two.entities.push(EntityColumn {
+            entity: "item".into(),
+            column: "item_id".into(),
+            key_type: ColumnType::String,
+        });
+        let rows = RecordBatch::try_from_iter([
+            (
+                "churned",
+                Arc::new(Int64Array::from(vec![1, 0])) as ArrayRef,
+            ),
+            (
+                "item_id",
+                Arc::new(StringArray::from(vec!["a", "b"])) as ArrayRef,
+            ),
+            (
+                "user_id",
+                Arc::new(Int64Array::from(vec![5, 6])) as ArrayRef,
+            ),
+            (
+                "ts",
+                Arc::new(StringArray::from(vec!["2026-01-01", "2026-01-02"])) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        let labels = prepare(&two, std::slice::from_ref(&rows), "test").unwrap();
+        let names = column_names(&labels);
+        assert_eq!(names, ["user_id", "item_id", "ts", "churned"]);
+        assert_eq!(
+            labels.keys,
+            [
+                vec![Value::Int(5), Value::Int(6)],
+                vec![Value::Str("a".into()), Value::Str("b".into())]
+            ]
+        );
+        two.entities[1].column = "sku".into();
+        let missing = prepare(&two, &[rows], "test").unwrap_err().to_string();
+        assert!(
+            missing.contains("no column 'sku' (the key of entity 'item')"),
+            "{missing}"
+        );
     }
 
     /// A file big enough for DataFusion to split its scan (over 10 MB) still
@@ -341,7 +415,7 @@ mod tests {
             "{text}"
         );
         let mut other = columns();
-        other.key_column = "account".into();
+        other.entities[0].column = "account".into();
         let missing = prepare(&other, &[batch(vec![Some("2026-01-01")])], "f.csv")
             .unwrap_err()
             .to_string();

@@ -18,6 +18,7 @@ mod pipelines;
 mod replay;
 mod spill;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -32,14 +33,14 @@ use tracing::info;
 
 pub use as_of::{evaluate_partition, sort_events, LabelPoint, Observation, PartitionValues};
 pub use keys::KeyIds;
-pub use labels::{prepare, read_label_file, read_label_ipc, LabelColumns, Labels};
+pub use labels::{prepare, read_label_file, read_label_ipc, EntityColumn, LabelColumns, Labels};
 pub use output::{feature_array, output_type};
 pub use pipelines::{plan, ReplayPipeline, LATEST};
 pub use replay::{replay, Collector, FeatureFeed};
 pub use spill::{EventRow, Spill};
 
 use crate::aggregate::{fold_until, Aggregation};
-use crate::catalog::{FeatureCatalog, ResolvedVersion};
+use crate::catalog::{FeatureCatalog, LatestSet, ResolvedVersion};
 use crate::operators::{FeatureInput, FeatureStats};
 use crate::pipeline::Pipeline;
 use crate::transforms::finish;
@@ -86,6 +87,10 @@ pub struct TrainingRequest {
     pub timestamp_column: Option<String>,
     /// Features are computed as of `t - offset` (a duration such as `5m`).
     pub feature_offset: Option<String>,
+    /// The label column holding each entity's keys, by entity, over the
+    /// training set's own; an entity not named here is read from the column
+    /// named as its key.
+    pub entities: BTreeMap<String, String>,
 }
 
 /// How far a build has come.
@@ -153,6 +158,7 @@ pub type ProgressSink = Arc<dyn Fn(Progress) + Send + Sync>;
 ///     rows: LabelRows::Uri(format!("file://{}", labels.display())),
 ///     timestamp_column: Some("ts".into()),
 ///     feature_offset: None,
+///     entities: Default::default(), // each entity's keys in the column named as its key
 /// };
 /// let set = store.training().generate(&request, Arc::new(|_| {})).await.unwrap();
 /// let column = set.batches[0].column_by_name("clicks_1h").unwrap();
@@ -181,6 +187,8 @@ struct Resolved {
     feeds: Vec<FeatureFeed>,
     /// Each feature's feed.
     feed_of: Vec<usize>,
+    /// Each feature's entity, as an index into `columns.entities`.
+    entity_of: Vec<usize>,
     /// The pipelines the feeds read from.
     pipelines: Vec<ReplayPipeline>,
     label: Option<Label>,
@@ -205,7 +213,7 @@ impl TrainingSets {
     }
 
     async fn resolve(&self, request: &TrainingRequest) -> Result<Resolved> {
-        let (label_ref, features) = match &request.training_set {
+        let (label_ref, features, mut entity_columns) = match &request.training_set {
             Some(name) => {
                 if !request.features.is_empty() {
                     return Err(invalid(format!(
@@ -217,10 +225,15 @@ impl TrainingSets {
                     .resolve::<TrainingSetDefinition>(name)
                     .map_err(|e| invalid(format!("training set '{name}': {e}")))?
                     .object;
-                (Some(set.label), set.features)
+                (Some(set.label), set.features, set.entities)
             }
-            None => (request.label.clone(), request.features.clone()),
+            None => (
+                request.label.clone(),
+                request.features.clone(),
+                BTreeMap::new(),
+            ),
         };
+        entity_columns.extend(request.entities.clone());
         if features.is_empty() {
             return Err(invalid("no features requested".into()));
         }
@@ -249,23 +262,23 @@ impl TrainingSets {
             .iter()
             .map(|f| self.catalog.resolve_definition(f))
             .collect::<Result<_>>()?;
-        let entity = label
-            .as_ref()
-            .map_or(served[0].feature.entity.clone(), |l| l.entity.clone());
-        let key_column = active
-            .entity_key(&entity)
-            .ok_or_else(|| invalid(format!("unknown entity '{entity}'")))?
-            .to_string();
+        let entities = label_entities(&active, &entity_columns, label.as_ref(), &served)?;
         let mut aggregations = Vec::new();
         let mut feeds: Vec<FeatureFeed> = Vec::new();
         let mut feed_of = Vec::new();
+        let mut entity_of = Vec::new();
         for (feature, pipeline) in served.iter().zip(pipeline_of) {
-            if feature.feature.entity != entity {
-                return Err(invalid(format!(
-                    "feature '{}' describes entity '{}', not '{entity}'",
-                    feature.table, feature.feature.entity
-                )));
-            }
+            let entity = &feature.feature.entity;
+            entity_of.push(
+                entities
+                    .iter()
+                    .position(|e| e.entity == *entity)
+                    .expect("every feature's entity is a label entity"),
+            );
+            let key_column = active
+                .entity_key(entity)
+                .ok_or_else(|| invalid(format!("unknown entity '{entity}'")))?
+                .to_string();
             let FeatureInput::Events {
                 aggregation,
                 time_column,
@@ -281,7 +294,7 @@ impl TrainingSets {
             let feed = FeatureFeed {
                 pipeline,
                 relation: feature.feature.source.clone(),
-                key_column: key_column.clone(),
+                key_column,
                 time_column: time_column.clone(),
                 value_column: value_column.clone(),
             };
@@ -294,9 +307,7 @@ impl TrainingSets {
             }
         }
         let columns = LabelColumns {
-            entity: entity.clone(),
-            key_column,
-            key_type: served[0].key_type,
+            entities,
             time_column: match (&label, &request.timestamp_column) {
                 (Some(label), _) => label.event_time.clone(),
                 (None, Some(column)) => column.clone(),
@@ -320,6 +331,7 @@ impl TrainingSets {
             aggregations,
             feeds,
             feed_of,
+            entity_of,
             pipelines,
             label,
             columns,
@@ -462,6 +474,67 @@ impl TrainingSets {
     }
 }
 
+/// The entities whose keys the label rows carry, each with its column: the
+/// label's entity first (when there is a label), then every feature's entity
+/// in request order. A column named in `columns` overrides the entity's key
+/// name; naming an entity that is not defined, or that no requested feature
+/// describes, is refused, as is a label whose entity no requested feature
+/// describes.
+fn label_entities(
+    active: &LatestSet,
+    columns: &BTreeMap<String, String>,
+    label: Option<&Label>,
+    served: &[Arc<ResolvedVersion>],
+) -> Result<Vec<EntityColumn>> {
+    for entity in columns.keys() {
+        if active.entity_key(entity).is_none() {
+            return Err(invalid(format!(
+                "entities: '{entity}' is not a defined entity"
+            )));
+        }
+        if !served.iter().any(|s| s.feature.entity == *entity) {
+            return Err(invalid(format!(
+                "entities: no requested feature describes entity '{entity}'"
+            )));
+        }
+    }
+    if let Some(label) = label {
+        if !served.iter().any(|s| s.feature.entity == label.entity) {
+            return Err(invalid(format!(
+                "label '{}' is about entity '{}', which no requested feature describes",
+                label.name, label.entity
+            )));
+        }
+    }
+    let mut entities: Vec<EntityColumn> = Vec::new();
+    let order = label
+        .map(|l| l.entity.as_str())
+        .into_iter()
+        .chain(served.iter().map(|s| s.feature.entity.as_str()));
+    for entity in order {
+        if entities.iter().any(|e| e.entity == entity) {
+            continue;
+        }
+        let feature = served
+            .iter()
+            .find(|s| s.feature.entity == entity)
+            .expect("checked above: a feature describes it");
+        let column = match columns.get(entity) {
+            Some(column) => column.clone(),
+            None => active
+                .entity_key(entity)
+                .ok_or_else(|| invalid(format!("unknown entity '{entity}'")))?
+                .to_string(),
+        };
+        entities.push(EntityColumn {
+            entity: entity.to_string(),
+            column,
+            key_type: feature.key_type,
+        });
+    }
+    Ok(entities)
+}
+
 /// Every feature's final value per label row, and how many rows had unknown keys.
 fn compute(
     resolved: &Resolved,
@@ -472,17 +545,27 @@ fn compute(
 ) -> Result<(Vec<Vec<Option<Value>>>, u64)> {
     let offset = resolved.offset;
     let total = labels.times.len();
-    let mut by_partition: Vec<Vec<LabelPoint>> = vec![Vec::new(); spill.partitions()];
-    let mut unknown: Vec<(u32, i64)> = Vec::new();
-    for (index, (key, time)) in labels.keys.iter().zip(&labels.times).enumerate() {
-        let at = time.saturating_sub(offset);
-        match keys.get(key) {
-            Some(id) => by_partition[spill.partition_of(id)].push(LabelPoint {
-                key: id,
-                at,
-                index: index as u32,
-            }),
-            None => unknown.push((index as u32, at)),
+    let entities = labels.keys.len();
+    // Per entity: the label points of each key partition, and the rows whose
+    // key of that entity no event had.
+    let mut by_partition: Vec<Vec<Vec<LabelPoint>>> =
+        vec![vec![Vec::new(); spill.partitions()]; entities];
+    let mut unknown: Vec<Vec<(u32, i64)>> = vec![Vec::new(); entities];
+    let mut unknown_rows = vec![false; total];
+    for (entity, entity_keys) in labels.keys.iter().enumerate() {
+        for (index, (key, time)) in entity_keys.iter().zip(&labels.times).enumerate() {
+            let at = time.saturating_sub(offset);
+            match keys.get(key) {
+                Some(id) => by_partition[entity][spill.partition_of(id)].push(LabelPoint {
+                    key: id,
+                    at,
+                    index: index as u32,
+                }),
+                None => {
+                    unknown[entity].push((index as u32, at));
+                    unknown_rows[index] = true;
+                }
+            }
         }
     }
     let features = resolved.aggregations.len();
@@ -490,18 +573,25 @@ fn compute(
     let mut observations: Vec<Vec<Observation>> = vec![Vec::new(); features];
     let observe: Vec<bool> = resolved.served.iter().map(|s| s.needs_stats).collect();
     for (f, aggregation) in resolved.aggregations.iter().enumerate() {
-        for (index, at) in &unknown {
+        for (index, at) in &unknown[resolved.entity_of[f]] {
             raw[f][*index as usize] =
                 fold_until(None, aggregation, std::iter::empty::<(i64, Value)>(), *at);
         }
     }
-    let mut done = unknown.len() as u64;
-    progress(Progress {
-        rows_done: done,
-        rows_total: total as u64,
-    });
-    for (partition, points) in by_partition.iter_mut().enumerate() {
-        points.sort_unstable();
+    // Progress counts (row, entity) pairs, reported in rows.
+    let pairs = (total * entities) as u64;
+    let mut done: u64 = unknown.iter().map(|u| u.len() as u64).sum();
+    let report = |done: u64| {
+        progress(Progress {
+            rows_done: done * total as u64 / pairs.max(1),
+            rows_total: total as u64,
+        })
+    };
+    report(done);
+    for partition in 0..spill.partitions() {
+        for entity_points in by_partition.iter_mut() {
+            entity_points[partition].sort_unstable();
+        }
         let mut events: Vec<Vec<EventRow>> = (0..resolved.feeds.len())
             .map(|feed| spill.take(feed, partition))
             .collect::<Result<_>>()?;
@@ -517,8 +607,9 @@ fn compute(
                 .iter()
                 .zip(&resolved.feed_of)
                 .zip(&observe)
-                .map(|((aggregation, feed), observe)| {
-                    let points = &*points;
+                .zip(&resolved.entity_of)
+                .map(|(((aggregation, feed), observe), entity)| {
+                    let points = &by_partition[*entity][partition];
                     let events = &events[*feed];
                     scope.spawn(move || evaluate_partition(events, points, aggregation, *observe))
                 })
@@ -534,11 +625,11 @@ fn compute(
             }
             observations[f].extend(result.observations);
         }
-        done += points.len() as u64;
-        progress(Progress {
-            rows_done: done,
-            rows_total: total as u64,
-        });
+        done += by_partition
+            .iter()
+            .map(|points| points[partition].len() as u64)
+            .sum::<u64>();
+        report(done);
     }
     let mut order: Vec<(i64, u32)> = Vec::new();
     if observe.iter().any(|o| *o) {
@@ -572,7 +663,7 @@ fn compute(
             *value = finish(served, value.take(), &stats);
         }
     }
-    Ok((raw, unknown.len() as u64))
+    Ok((raw, unknown_rows.iter().filter(|u| **u).count() as u64))
 }
 
 /// The output batches: the label columns, then each feature's column.

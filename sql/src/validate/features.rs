@@ -56,8 +56,13 @@ pub fn check_features(definitions: &Definitions, catalog: &Catalog, problems: &m
         .iter()
         .map(|l| (l.name.as_str(), l))
         .collect();
+    let entities: BTreeSet<&str> = definitions
+        .entities
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
     for training_set in &definitions.training_sets {
-        check_training_set(training_set, &labels, &features, problems);
+        check_training_set(training_set, &labels, &features, &entities, problems);
     }
 }
 
@@ -344,9 +349,11 @@ fn check_training_set(
     training_set: &TrainingSet,
     labels: &BTreeMap<&str, &Label>,
     features: &BTreeMap<&str, &Feature>,
+    entities: &BTreeSet<&str>,
     problems: &mut Problems,
 ) {
     let name = &training_set.name;
+    let mut described = BTreeSet::new();
     let label = labels.get(training_set.label.as_str());
     if label.is_none() {
         problems.add(
@@ -389,20 +396,47 @@ fn check_training_set(
                 format!("unknown feature '{reference}'"),
             ),
             Some(feature) => {
-                if let Some(label) = label {
-                    if feature.entity != label.entity {
-                        problems.add(
-                            Kind::TrainingSet,
-                            name,
-                            "features",
-                            format!(
-                                "feature '{reference}' describes entity '{}', but label '{}' is about '{}'",
-                                feature.entity, label.name, label.entity
-                            ),
-                        );
-                    }
-                }
+                described.insert(feature.entity.as_str());
             }
+        }
+    }
+    if let Some(label) = label {
+        if !training_set.features.is_empty() && !described.contains(label.entity.as_str()) {
+            problems.add(
+                Kind::TrainingSet,
+                name,
+                "features",
+                format!(
+                    "label '{}' is about entity '{}', which no listed feature describes",
+                    label.name, label.entity
+                ),
+            );
+        }
+    }
+    for (entity, column) in &training_set.entities {
+        let field = format!("entities.{entity}");
+        if !entities.contains(entity.as_str()) {
+            problems.add(
+                Kind::TrainingSet,
+                name,
+                &field,
+                format!("unknown entity '{entity}'"),
+            );
+        } else if !described.contains(entity.as_str()) {
+            problems.add(
+                Kind::TrainingSet,
+                name,
+                &field,
+                format!("no listed feature describes entity '{entity}'"),
+            );
+        }
+        if column.trim().is_empty() {
+            problems.add(
+                Kind::TrainingSet,
+                name,
+                &field,
+                "name the label column holding the entity's keys",
+            );
         }
     }
 }
