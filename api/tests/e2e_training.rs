@@ -285,13 +285,37 @@ const TRANSFORMED: [(&str, &str); 5] = [
 
 /// Features of the `item` entity (keyed by the clicks' `item` column), read
 /// beside the user features to check a label set with two entities.
-const ITEM_FEATURES: [(&str, &str); 3] = [
-    ("item_clicks_1s", "aggregate: count(*), window: 1s"),
+const ITEM_FEATURES: [(&str, &str); 4] = [
+    (
+        "item_clicks_1s",
+        "source: clicks, aggregate: count(*), window: 1s",
+    ),
     (
         "item_spend_300ms",
-        "aggregate: sum(amount), window: 300ms, default: 0.0",
+        "source: clicks, aggregate: sum(amount), window: 300ms, default: 0.0",
     ),
-    ("item_max_life", "aggregate: max(amount)"),
+    ("item_max_life", "source: clicks, aggregate: max(amount)"),
+    (
+        "item_view_clicks",
+        "source: item_totals, aggregate: last(n), default: 0",
+    ),
+];
+
+/// GROUP BY views, one per entity.
+const VIEWS: [(&str, &str); 2] = [
+    (
+        "user_totals",
+        "SELECT user_id, count(*) AS n, sum(amount) AS spent, max(amount) AS top FROM clicks GROUP BY user_id",
+    ),
+    ("item_totals", "SELECT item, count(*) AS n FROM clicks GROUP BY item"),
+];
+
+/// User features over the `user_totals` view (the item one is in
+/// [`ITEM_FEATURES`]).
+const VIEW_FEATURES: [(&str, &str); 3] = [
+    ("view_clicks", "aggregate: last(n), default: 0"),
+    ("view_spent", "aggregate: last(spent)"),
+    ("view_top", "aggregate: last(top), default: -1.0"),
 ];
 
 /// Writes the consistency definitions into `dir`; returns their path and the
@@ -328,17 +352,27 @@ fn consistency_definitions_in(dir: &Path) -> (String, Vec<String>) {
         ));
         names.push(name.to_string());
     }
-    for (name, rest) in ITEM_FEATURES {
+    for (name, rest) in VIEW_FEATURES {
         lines.push(format!(
-            "  - {{ name: {name}, entity: item, source: clicks, {rest} }}"
+            "  - {{ name: {name}, entity: user, source: user_totals, {rest} }}"
         ));
+        names.push(name.to_string());
     }
+    for (name, rest) in ITEM_FEATURES {
+        lines.push(format!("  - {{ name: {name}, entity: item, {rest} }}"));
+    }
+    let views: Vec<String> = VIEWS
+        .iter()
+        .map(|(name, sql)| format!("  - {{ name: {name}, sql: '{sql}' }}"))
+        .collect();
     let text = format!(
         "sources:\n  - name: clicks\n    stream: {{ topic: clicks }}\n    \
          schema: {{ user_id: int64, amount: float64, item: string, ts: timestamp }}\n    \
          event_time: ts\n\
+         transformations:\n{}\n\
          entities:\n  - {{ name: user, key: user_id }}\n  - {{ name: item, key: item }}\n\
          features:\n{}\n",
+        views.join("\n"),
         lines.join("\n")
     );
     let path = dir.join("training_consistency.yaml");
@@ -550,6 +584,13 @@ async fn online_reads_equal_training_rows_at_the_same_instants() {
         matches!(v, Val::F(_))
     }));
     assert!(any_read(&readings, index("count_life"), false, |v| *v == Val::I(0)));
+    assert!(
+        any_read(&readings, index("view_clicks"), true, |v| {
+            matches!(v, Val::I(n) if *n > 1)
+        }),
+        "no read saw a view group with more than one click"
+    );
+    assert!(any_read(&readings, index("view_top"), false, |v| *v == Val::F(-1.0)));
 
     assert!(
         item_readings

@@ -15,9 +15,9 @@ use crate::state_keys::view_state_key;
 use crate::value::{value_at, Value};
 use crate::{EngineError, Result};
 
-/// One group of a view.
+/// One group of a view: its key values and one accumulator per aggregate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Group {
+pub struct Group {
     keys: Vec<Option<Value>>,
     accumulators: Vec<Accumulator>,
 }
@@ -68,66 +68,86 @@ impl ViewOperator {
         store: &dyn StateStore,
         batches: &[RecordBatch],
     ) -> Result<Vec<ViewRow>> {
+        let table = self.table.clone();
         let mut touched = Vec::new();
         let mut seen = HashSet::new();
         for batch in batches {
             for row in 0..batch.num_rows() {
-                let mut keys = Vec::with_capacity(self.plan.keys);
-                let mut group_key = Vec::new();
-                for i in 0..self.plan.keys {
-                    let value = value_at(batch.column(i), row)?;
-                    match &value {
-                        Some(v) => {
-                            let bytes = v.key_bytes();
-                            group_key.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
-                            group_key.extend_from_slice(&bytes);
-                        }
-                        None => group_key.extend_from_slice(&u32::MAX.to_be_bytes()),
-                    }
-                    keys.push(value);
-                }
-                let mut arguments = Vec::with_capacity(self.plan.aggregates.len());
-                for aggregate in &self.plan.aggregates {
-                    arguments.push(match aggregate.argument {
-                        None => Some(Value::Bool(true)),
-                        Some(i) => value_at(batch.column(i), row)?,
-                    });
-                }
-                if !self.working.contains_key(&group_key) {
-                    let group = match store
-                        .get(OPERATOR_STATE, &view_state_key(&self.table, &group_key))?
-                    {
-                        Some(bytes) => bincode::deserialize(&bytes).map_err(|e| {
-                            EngineError::Corrupt(format!("view '{}': {e}", self.table))
-                        })?,
-                        None => Group {
-                            keys,
-                            accumulators: self
-                                .plan
-                                .aggregates
-                                .iter()
-                                .zip(&self.integer_arguments)
-                                .map(|(a, integer)| Accumulator::new(a.function, *integer))
-                                .collect(),
-                        },
-                    };
-                    self.working.insert(group_key.clone(), group);
-                }
-                let group = self.working.get_mut(&group_key).expect("inserted above");
-                for (accumulator, argument) in group.accumulators.iter_mut().zip(arguments) {
-                    if let Some(argument) = argument {
-                        accumulator.update(0, &argument);
-                    }
-                }
+                let group_key = self.fold_row(batch, row, |key| {
+                    store
+                        .get(OPERATOR_STATE, &view_state_key(&table, key))?
+                        .map(|bytes| {
+                            bincode::deserialize(&bytes)
+                                .map_err(|e| EngineError::Corrupt(format!("view '{table}': {e}")))
+                        })
+                        .transpose()
+                })?;
                 if seen.insert(group_key.clone()) {
                     touched.push(group_key);
                 }
             }
         }
-        Ok(touched
-            .iter()
-            .map(|key| self.outputs(&self.working[key]))
-            .collect())
+        Ok(touched.iter().map(|key| self.output_of(key)).collect())
+    }
+
+    /// Folds row `row` of a per-batch part into its group, which `load` gives
+    /// (`None`: a new group) when the operator does not hold it yet; returns
+    /// the group's key.
+    pub fn fold_row(
+        &mut self,
+        batch: &RecordBatch,
+        row: usize,
+        load: impl FnOnce(&[u8]) -> Result<Option<Group>>,
+    ) -> Result<Vec<u8>> {
+        let mut keys = Vec::with_capacity(self.plan.keys);
+        let mut group_key = Vec::new();
+        for i in 0..self.plan.keys {
+            let value = value_at(batch.column(i), row)?;
+            match &value {
+                Some(v) => {
+                    let bytes = v.key_bytes();
+                    group_key.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+                    group_key.extend_from_slice(&bytes);
+                }
+                None => group_key.extend_from_slice(&u32::MAX.to_be_bytes()),
+            }
+            keys.push(value);
+        }
+        let mut arguments = Vec::with_capacity(self.plan.aggregates.len());
+        for aggregate in &self.plan.aggregates {
+            arguments.push(match aggregate.argument {
+                None => Some(Value::Bool(true)),
+                Some(i) => value_at(batch.column(i), row)?,
+            });
+        }
+        if !self.working.contains_key(&group_key) {
+            let group = match load(&group_key)? {
+                Some(group) => group,
+                None => Group {
+                    keys,
+                    accumulators: self
+                        .plan
+                        .aggregates
+                        .iter()
+                        .zip(&self.integer_arguments)
+                        .map(|(a, integer)| Accumulator::new(a.function, *integer))
+                        .collect(),
+                },
+            };
+            self.working.insert(group_key.clone(), group);
+        }
+        let group = self.working.get_mut(&group_key).expect("inserted above");
+        for (accumulator, argument) in group.accumulators.iter_mut().zip(arguments) {
+            if let Some(argument) = argument {
+                accumulator.update(0, &argument);
+            }
+        }
+        Ok(group_key)
+    }
+
+    /// The output columns of the group with key `key`, which a fold gave.
+    pub fn output_of(&self, key: &[u8]) -> ViewRow {
+        self.outputs(&self.working[key])
     }
 
     fn outputs(&self, group: &Group) -> ViewRow {

@@ -11,11 +11,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
-use datafusion::logical_expr::LogicalPlan;
+use datafusion::common::{Column, TableReference};
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder};
 use datafusion::physical_plan::collect;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use freshet_sql::model::Definitions;
 use freshet_sql::streaming::{split, StreamPlan, ViewPlan};
+use freshet_sql::validate::Catalog;
 use freshet_sql::validate::RelationKind;
 
 pub use batch_table::BatchTable;
@@ -44,6 +46,10 @@ pub struct Pipeline {
     steps: Vec<Step>,
     views: BTreeMap<String, ViewPlan>,
 }
+
+/// The column of a view's per-batch part holding the event time, once
+/// [`Pipeline::time_views`] added it.
+pub const VIEW_TIME: &str = "__time";
 
 /// The rows one micro-batch produced, by relation name: the source, each
 /// stateless transformation, and each view's per-batch part.
@@ -169,6 +175,54 @@ impl Pipeline {
     /// The GROUP BY views this pipeline feeds, by name.
     pub fn views(&self) -> &BTreeMap<String, ViewPlan> {
         &self.views
+    }
+
+    /// Makes every view's per-batch part carry the event time of the stream
+    /// it reads (`catalog` names it), as a last column [`VIEW_TIME`], so a
+    /// replay can fold a view in event-time order. A view over a relation
+    /// without an event time is left as it is.
+    pub fn time_views(&mut self, catalog: &Catalog) -> Result<()> {
+        for step in &mut self.steps {
+            let Step::View { name, plan } = step else {
+                continue;
+            };
+            let Some(time) = catalog
+                .relations
+                .get(&plan.stream)
+                .and_then(|r| r.event_time.as_deref())
+            else {
+                continue;
+            };
+            let LogicalPlan::Projection(projection) = &plan.pre else {
+                return Err(EngineError::Internal(format!(
+                    "view '{name}': its per-batch part is not a projection"
+                )));
+            };
+            let input = projection.input.as_ref();
+            let stream = TableReference::bare(plan.stream.as_str());
+            let (qualifier, field) = input
+                .schema()
+                .qualified_field_with_name(Some(&stream), time)
+                .or_else(|_| input.schema().qualified_field_with_unqualified_name(time))
+                .map_err(|e| {
+                    EngineError::Unsupported(format!(
+                        "view '{name}': the event time '{time}' of '{}' is not among the columns it groups: {}",
+                        plan.stream,
+                        e.strip_backtrace()
+                    ))
+                })?;
+            let time = Expr::Column(Column::new(qualifier.cloned(), field.name()));
+            plan.pre = LogicalPlanBuilder::from(input.clone())
+                .project(
+                    projection
+                        .expr
+                        .iter()
+                        .cloned()
+                        .chain([time.alias(VIEW_TIME)]),
+                )?
+                .build()?;
+        }
+        Ok(())
     }
 
     /// Runs one micro-batch of the source through every transformation.

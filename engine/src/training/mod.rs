@@ -25,6 +25,7 @@ use std::sync::Arc;
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use freshet_registry::Registry;
+use freshet_sql::aggregate::AggregateFunction;
 use freshet_sql::duration::parse_duration;
 use freshet_sql::model::{Feature, Label, TrainingSet as TrainingSetDefinition};
 use freshet_sql::validate::RelationKind;
@@ -39,10 +40,10 @@ pub use pipelines::{plan, ReplayPipeline, LATEST};
 pub use replay::{replay, Collector, FeatureFeed};
 pub use spill::{EventRow, Spill};
 
-use crate::aggregate::{fold_until, Aggregation};
+use crate::aggregate::{fold_until, Aggregation, Retention};
 use crate::catalog::{FeatureCatalog, LatestSet, ResolvedVersion};
 use crate::operators::{FeatureInput, FeatureStats};
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Pipeline, VIEW_TIME};
 use crate::transforms::finish;
 use crate::value::Value;
 use crate::{EngineError, Result};
@@ -279,24 +280,48 @@ impl TrainingSets {
                 .entity_key(entity)
                 .ok_or_else(|| invalid(format!("unknown entity '{entity}'")))?
                 .to_string();
-            let FeatureInput::Events {
-                aggregation,
-                time_column,
-                value_column,
-            } = &feature.input
-            else {
-                return Err(EngineError::Unsupported(format!(
-                    "feature '{}' reads the view '{}'; training sets of features over views are not built yet",
-                    feature.table, feature.feature.source
-                )));
-            };
-            aggregations.push(*aggregation);
-            let feed = FeatureFeed {
-                pipeline,
-                relation: feature.feature.source.clone(),
-                key_column,
-                time_column: time_column.clone(),
-                value_column: value_column.clone(),
+            let feed = match &feature.input {
+                FeatureInput::Events {
+                    aggregation,
+                    time_column,
+                    value_column,
+                } => {
+                    aggregations.push(*aggregation);
+                    FeatureFeed {
+                        pipeline,
+                        relation: feature.feature.source.clone(),
+                        key_column,
+                        time_column: time_column.clone(),
+                        value_column: value_column.clone(),
+                        from_view: false,
+                    }
+                }
+                FeatureInput::View { column } => {
+                    if feature.needs_stats {
+                        return Err(EngineError::Unsupported(format!(
+                            "feature '{}' reads the view '{}' and its value transforms need \
+                             statistics, which training sets do not gather over views yet",
+                            feature.table, feature.feature.source
+                        )));
+                    }
+                    // The value as of t: the last value the group took at or before t.
+                    aggregations.push(Aggregation {
+                        function: AggregateFunction::Last,
+                        integer_input: false,
+                        retention: Retention {
+                            window: None,
+                            lateness: 0,
+                        },
+                    });
+                    FeatureFeed {
+                        pipeline,
+                        relation: feature.feature.source.clone(),
+                        key_column,
+                        time_column: VIEW_TIME.to_string(),
+                        value_column: Some(column.clone()),
+                        from_view: true,
+                    }
+                }
             };
             match feeds.iter().position(|f| *f == feed) {
                 Some(shared) => feed_of.push(shared),
@@ -415,7 +440,15 @@ impl TrainingSets {
             // One pass over the source's log, through each pipeline it feeds.
             let mut pipelines = Vec::new();
             for (index, planned) in resolved.pipelines.iter().enumerate() {
-                let pipeline = Pipeline::build(&planned.definitions, &source.name).await?;
+                let mut pipeline =
+                    Pipeline::build(&planned.resolved.definitions, &source.name).await?;
+                if resolved
+                    .feeds
+                    .iter()
+                    .any(|f| f.pipeline == index && f.from_view)
+                {
+                    pipeline.time_views(&planned.resolved.catalog)?;
+                }
                 let relations = pipeline.relations();
                 let mut needed = index == LATEST
                     && label_relation

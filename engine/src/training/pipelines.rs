@@ -6,9 +6,11 @@
 //! transformation, and also yields the label rows when a label reads a stream.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use freshet_registry::{Registry, Versioned};
-use freshet_sql::model::{Definitions, Feature, Transformation};
+use freshet_sql::model::{Feature, Transformation};
+use freshet_sql::resolved::Resolved;
 
 use crate::catalog::{upstream, LatestSet};
 use crate::Result;
@@ -17,13 +19,14 @@ use crate::Result;
 pub const LATEST: usize = 0;
 
 /// One pipeline's definitions: the sources and entities of the latest set with
-/// exactly its transformation versions.
+/// exactly its transformation versions, resolved.
 #[derive(Debug, Clone)]
 pub struct ReplayPipeline {
     /// The transformation versions it runs, by name.
     pub versions: BTreeMap<String, Versioned<Transformation>>,
-    /// What [`crate::pipeline::Pipeline::build`] plans it from.
-    pub definitions: Definitions,
+    /// Its definitions (what [`crate::pipeline::Pipeline::build`] plans) and
+    /// their relations.
+    pub resolved: Arc<Resolved>,
 }
 
 impl ReplayPipeline {
@@ -57,7 +60,7 @@ pub async fn plan(
         .collect();
     let mut pipelines = vec![ReplayPipeline {
         versions: latest,
-        definitions: active.definitions.clone(),
+        resolved: active.resolved.clone(),
     }];
     let mut pipeline_of = Vec::with_capacity(features.len());
     for feature in features {
@@ -71,7 +74,7 @@ pub async fn plan(
             None => {
                 pipelines.push(ReplayPipeline {
                     versions: BTreeMap::new(),
-                    definitions: Definitions::default(),
+                    resolved: Arc::default(),
                 });
                 pipelines.len() - 1
             }
@@ -82,8 +85,7 @@ pub async fn plan(
         pipeline_of.push(index);
     }
     for pipeline in pipelines.iter_mut().skip(1) {
-        let resolved = active.lanes.resolve(active, &pipeline.versions).await?;
-        pipeline.definitions = resolved.definitions.clone();
+        pipeline.resolved = active.lanes.resolve(active, &pipeline.versions).await?;
     }
     Ok((pipelines, pipeline_of))
 }
@@ -91,7 +93,6 @@ pub async fn plan(
 #[cfg(test)]
 mod tests {
     use std::path::Path;
-    use std::sync::Arc;
 
     use freshet_backends::embedded::RocksStateStore;
     use freshet_sql::load::parse_definitions;
@@ -129,7 +130,8 @@ mod tests {
         assert_eq!(pipeline_of, vec![1, LATEST, LATEST, 1]);
         assert_eq!(pipelines.len(), 2);
         let sql = |p: &ReplayPipeline| {
-            p.definitions
+            p.resolved
+                .definitions
                 .transformations
                 .iter()
                 .map(|t| t.sql.clone())

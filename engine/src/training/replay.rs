@@ -1,20 +1,25 @@
 //! Replaying a stream source's retained log through its pipelines, the same
 //! DataFusion plans the engine runs on micro-batches, and collecting what a
-//! training set needs: each feature's input events (into a [`Spill`]) and the
-//! label rows when the label reads a stream.
+//! training set needs: each feature's input events (into a [`Spill`]) — for a
+//! feature over a GROUP BY view, the values its group took, folded in event-time
+//! order — and the label rows when the label reads a stream.
+
+use std::collections::{BTreeMap, HashMap};
 
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::compute::concat_batches;
 use arrow::datatypes::{DataType, Float64Type, Int64Type};
 use arrow::record_batch::RecordBatch;
 use freshet_sql::resolved::StreamSource;
+use freshet_sql::streaming::ViewPlan;
 use freshet_storage::log::{EventLog, Position};
 use tracing::info;
 
 use super::keys::KeyIds;
 use super::pipelines::LATEST;
 use super::spill::{EventRow, Spill};
-use crate::pipeline::{BatchRows, Pipeline};
+use crate::operators::ViewOperator;
+use crate::pipeline::{BatchRows, Pipeline, VIEW_TIME};
 use crate::value::{timestamps, value_at, Value};
 use crate::{EngineError, Result};
 
@@ -35,6 +40,10 @@ pub struct FeatureFeed {
     pub time_column: String,
     /// The aggregated column; `None` for `count(*)`.
     pub value_column: Option<String>,
+    /// Whether `relation` is a GROUP BY view: its events are then the values
+    /// its groups took (`key_column` and `value_column` name view outputs),
+    /// one per view input row, made by [`Collector::fold_views`].
+    pub from_view: bool,
 }
 
 /// What the replay fills: feature events by partition, the key numbers, and the
@@ -53,6 +62,9 @@ pub struct Collector<'a> {
     /// Source events read.
     pub events: u64,
     seq: u64,
+    /// The per-batch rows of the views that feeds read, by (pipeline, view),
+    /// in log order, until the replay of their source ends.
+    view_rows: HashMap<(usize, String), Vec<RecordBatch>>,
 }
 
 impl<'a> Collector<'a> {
@@ -71,6 +83,7 @@ impl<'a> Collector<'a> {
             label_rows: Vec::new(),
             events: 0,
             seq: 0,
+            view_rows: HashMap::new(),
         }
     }
 
@@ -86,8 +99,98 @@ impl<'a> Collector<'a> {
             if feed.pipeline != pipeline {
                 continue;
             }
-            for batch in rows.get(&feed.relation).into_iter().flatten() {
+            let batches = rows.get(&feed.relation).into_iter().flatten();
+            if feed.from_view {
+                let held = self
+                    .view_rows
+                    .entry((pipeline, feed.relation.clone()))
+                    .or_default();
+                // Feeds over one view share its rows.
+                if !self.feeds[..feature]
+                    .iter()
+                    .any(|f| f.from_view && f.pipeline == pipeline && f.relation == feed.relation)
+                {
+                    held.extend(batches.cloned());
+                }
+                continue;
+            }
+            for batch in batches {
                 self.absorb_batch(feature, feed, batch)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Folds the rows held for the views of pipeline `pipeline` (`views`, its
+    /// view plans) in event-time order (log order among equal times), the
+    /// fold the view operator makes online, and makes each row's outcome an
+    /// event of every feed over the view: at the row's time, the group's
+    /// value of the feed's column for the group's entity key. A feature's
+    /// value as of `t` is then the last of these at or before `t`.
+    pub fn fold_views(
+        &mut self,
+        pipeline: usize,
+        views: &BTreeMap<String, ViewPlan>,
+    ) -> Result<()> {
+        for (name, plan) in views {
+            let Some(batches) = self.view_rows.remove(&(pipeline, name.clone())) else {
+                continue;
+            };
+            let mut order: Vec<(i64, usize, usize)> = Vec::new();
+            for (index, batch) in batches.iter().enumerate() {
+                let times = batch.column_by_name(VIEW_TIME).ok_or_else(|| {
+                    EngineError::Unsupported(format!(
+                        "view '{name}': its rows carry no event time ('{}' has none)",
+                        plan.stream
+                    ))
+                })?;
+                let times = timestamps(times)?;
+                for row in 0..batch.num_rows() {
+                    if times.is_null(row) {
+                        return Err(EngineError::Corrupt(format!(
+                            "view '{name}': a row of '{}' without an event time",
+                            plan.stream
+                        )));
+                    }
+                    order.push((times.value(row), index, row));
+                }
+            }
+            order.sort_unstable();
+            let mut view = ViewOperator::new(name.clone(), name.clone(), plan.clone());
+            let feeds: Vec<(usize, FeatureFeed)> = self
+                .feeds
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.from_view && f.pipeline == pipeline && f.relation == *name)
+                .map(|(i, f)| (i, f.clone()))
+                .collect();
+            for (time, index, row) in order {
+                let group = view.fold_row(&batches[index], row, |_| Ok(None))?;
+                let outputs = view.output_of(&group);
+                let output = |column: &str| {
+                    outputs
+                        .iter()
+                        .find(|(name, _)| name == column)
+                        .and_then(|(_, value)| value.clone())
+                };
+                for (feature, feed) in &feeds {
+                    let (Some(key), Some(value)) = (
+                        output(&feed.key_column),
+                        feed.value_column.as_deref().and_then(output),
+                    ) else {
+                        continue;
+                    };
+                    self.seq += 1;
+                    self.spill.push(
+                        *feature,
+                        EventRow {
+                            key: self.keys.intern(&key),
+                            time,
+                            seq: self.seq,
+                            value,
+                        },
+                    )?;
+                }
             }
         }
         Ok(())
@@ -197,6 +300,9 @@ pub async fn replay(
             }
         }
         info!(source = %source.name, partition, rows = done, "replayed for a training set");
+    }
+    for (index, pipeline) in pipelines.iter() {
+        collector.fold_views(*index, pipeline.views())?;
     }
     Ok(())
 }
