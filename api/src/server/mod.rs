@@ -29,9 +29,10 @@ pub use service::FeatureStoreService;
 use crate::proto::feature_store_server::FeatureStoreServer;
 use crate::{ApiError, Result};
 
-/// Entity-key partitions of a training-set build: a build holds one in memory
-/// at a time once it spills.
-pub const TRAINING_PARTITIONS: usize = 16;
+/// Entity-key partitions of a training-set build: once it spills, a build
+/// holds two in memory (the one evaluated and the next, read ahead), so more
+/// partitions mean less memory beside `--training-memory`.
+pub const TRAINING_PARTITIONS: usize = 64;
 
 /// Largest request the server accepts.
 pub const MAX_REQUEST_BYTES: usize = 64 << 20;

@@ -17,6 +17,7 @@ mod output;
 mod pipelines;
 mod replay;
 mod spill;
+mod value_bits;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -35,10 +36,10 @@ use tracing::info;
 pub use as_of::{evaluate_partition, sort_events, LabelPoint, Observation, PartitionValues};
 pub use keys::KeyIds;
 pub use labels::{prepare, read_label_file, read_label_ipc, EntityColumn, LabelColumns, Labels};
-pub use output::{feature_array, output_type};
+pub use output::{output_type, ValueColumn};
 pub use pipelines::{plan, ReplayPipeline, LATEST};
 pub use replay::{replay, Collector, FeatureFeed};
-pub use spill::{EventRow, Spill};
+pub use spill::{Detached, EventRow, Spill};
 
 use crate::aggregate::{fold_until, Aggregation, Retention};
 use crate::catalog::{FeatureCatalog, LatestSet, ResolvedVersion};
@@ -484,6 +485,7 @@ impl TrainingSets {
             label_batches = Some(std::mem::take(&mut collector.label_rows));
         }
         drop(collector);
+        spill.seal()?;
         let labels = prepare(
             &resolved.columns,
             label_batches.as_deref().unwrap_or_default(),
@@ -497,7 +499,10 @@ impl TrainingSets {
             "training set: events collected"
         );
         let computed = tokio::task::spawn_blocking(move || {
-            compute(&resolved, &labels, &keys, &mut spill, progress)
+            let mut labels = labels;
+            // The keys are only needed to place each label; freed once placed.
+            let label_keys = std::mem::take(&mut labels.keys);
+            compute(&resolved, &labels, label_keys, &keys, &mut spill, progress)
                 .map(|values| (resolved, labels, values))
         })
         .await
@@ -572,20 +577,21 @@ fn label_entities(
 fn compute(
     resolved: &Resolved,
     labels: &Labels,
+    label_keys: Vec<Vec<Value>>,
     keys: &KeyIds,
     spill: &mut Spill,
     progress: ProgressSink,
-) -> Result<(Vec<Vec<Option<Value>>>, u64)> {
+) -> Result<(Vec<ValueColumn>, u64)> {
     let offset = resolved.offset;
     let total = labels.times.len();
-    let entities = labels.keys.len();
+    let entities = label_keys.len();
     // Per entity: the label points of each key partition, and the rows whose
     // key of that entity no event had.
     let mut by_partition: Vec<Vec<Vec<LabelPoint>>> =
         vec![vec![Vec::new(); spill.partitions()]; entities];
     let mut unknown: Vec<Vec<(u32, i64)>> = vec![Vec::new(); entities];
     let mut unknown_rows = vec![false; total];
-    for (entity, entity_keys) in labels.keys.iter().enumerate() {
+    for (entity, entity_keys) in label_keys.into_iter().enumerate() {
         for (index, (key, time)) in entity_keys.iter().zip(&labels.times).enumerate() {
             let at = time.saturating_sub(offset);
             match keys.get(key) {
@@ -602,13 +608,15 @@ fn compute(
         }
     }
     let features = resolved.aggregations.len();
-    let mut raw: Vec<Vec<Option<Value>>> = vec![vec![None; total]; features];
+    let mut raw: Vec<ValueColumn> = (0..features).map(|_| ValueColumn::new(total)).collect();
     let mut observations: Vec<Vec<Observation>> = vec![Vec::new(); features];
     let observe: Vec<bool> = resolved.served.iter().map(|s| s.needs_stats).collect();
     for (f, aggregation) in resolved.aggregations.iter().enumerate() {
         for (index, at) in &unknown[resolved.entity_of[f]] {
-            raw[f][*index as usize] =
-                fold_until(None, aggregation, std::iter::empty::<(i64, Value)>(), *at);
+            raw[f].set(
+                *index as usize,
+                fold_until(None, aggregation, std::iter::empty::<(i64, Value)>(), *at),
+            );
         }
     }
     // Progress counts (row, entity) pairs, reported in rows.
@@ -621,19 +629,21 @@ fn compute(
         })
     };
     report(done);
-    for partition in 0..spill.partitions() {
+    let partitions = spill.partitions();
+    // Partition p + 1's events are read back and put in order while p is
+    // evaluated, so reading spill files overlaps evaluation.
+    let mut loading = Some(load_partition(spill, resolved.feeds.len(), 0));
+    for partition in 0..partitions {
         for entity_points in by_partition.iter_mut() {
             entity_points[partition].sort_unstable();
         }
-        let mut events: Vec<Vec<EventRow>> = (0..resolved.feeds.len())
-            .map(|feed| spill.take(feed, partition))
-            .collect::<Result<_>>()?;
-        std::thread::scope(|scope| {
-            for feed in events.iter_mut() {
-                let partitions = spill.partitions();
-                scope.spawn(move || sort_events(feed, partitions));
-            }
-        });
+        let events = loading
+            .take()
+            .expect("a load is started for every partition")
+            .join()?;
+        if partition + 1 < partitions {
+            loading = Some(load_partition(spill, resolved.feeds.len(), partition + 1));
+        }
         let results: Vec<PartitionValues> = std::thread::scope(|scope| {
             let handles: Vec<_> = resolved
                 .aggregations
@@ -654,7 +664,7 @@ fn compute(
         });
         for (f, result) in results.into_iter().enumerate() {
             for (index, value) in result.values {
-                raw[f][index as usize] = value;
+                raw[f].set(index as usize, value);
             }
             observations[f].extend(result.observations);
         }
@@ -678,8 +688,8 @@ fn compute(
         let column = &mut raw[f];
         if !observe[f] {
             let stats = FeatureStats::default();
-            for value in column.iter_mut() {
-                *value = finish(served, value.take(), &stats);
+            for row in 0..column.len() {
+                column.set(row, finish(served, column.get(row), &stats));
             }
             continue;
         }
@@ -692,18 +702,53 @@ fn compute(
                 stats.observe(seen[next].value);
                 next += 1;
             }
-            let value = &mut column[*index as usize];
-            *value = finish(served, value.take(), &stats);
+            let row = *index as usize;
+            column.set(row, finish(served, column.get(row), &stats));
         }
     }
     Ok((raw, unknown_rows.iter().filter(|u| **u).count() as u64))
+}
+
+/// One partition's events of every feed being read back from a [`Spill`], each
+/// feed on its own thread, and put in [`sort_events`] order.
+struct Loading(Vec<std::thread::JoinHandle<Result<Vec<EventRow>>>>);
+
+impl Loading {
+    /// Waits for every feed's events.
+    fn join(self) -> Result<Vec<Vec<EventRow>>> {
+        self.0
+            .into_iter()
+            .map(|handle| {
+                handle.join().map_err(|_| {
+                    EngineError::Internal("reading spilled training events stopped".into())
+                })?
+            })
+            .collect()
+    }
+}
+
+/// Starts reading partition `partition` of `feeds` feeds back from the spill.
+fn load_partition(spill: &mut Spill, feeds: usize, partition: usize) -> Loading {
+    let partitions = spill.partitions();
+    Loading(
+        (0..feeds)
+            .map(|feed| {
+                let detached = spill.detach(feed, partition);
+                std::thread::spawn(move || {
+                    let mut events = detached.read()?;
+                    sort_events(&mut events, partitions);
+                    Ok(events)
+                })
+            })
+            .collect(),
+    )
 }
 
 /// The output batches: the label columns, then each feature's column.
 fn assemble(
     resolved: &Resolved,
     labels: &Labels,
-    values: Vec<Vec<Option<Value>>>,
+    values: Vec<ValueColumn>,
     unknown_keys: u64,
     events_replayed: u64,
 ) -> Result<TrainingSet> {
@@ -714,14 +759,15 @@ fn assemble(
         .map(|f| f.as_ref().clone())
         .collect();
     let mut columns = labels.batch.columns().to_vec();
-    for ((name, served), column) in resolved.features.iter().zip(&resolved.served).zip(&values) {
+    // Each column is freed once written out.
+    for ((name, served), column) in resolved.features.iter().zip(&resolved.served).zip(values) {
         if fields.iter().any(|f| f.name() == name) {
             return Err(invalid(format!(
                 "feature '{name}' has the name of a label column or of another requested feature"
             )));
         }
         fields.push(Field::new(name, output_type(served.value_type), true));
-        columns.push(feature_array(column, served.value_type));
+        columns.push(column.to_array(served.value_type));
     }
     let schema: SchemaRef = Arc::new(Schema::new(fields));
     let all = RecordBatch::try_new(schema.clone(), columns)?;
