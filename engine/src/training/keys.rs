@@ -1,11 +1,12 @@
 //! [`KeyIds`]: dense numbers for the entity keys of one training-set build, so
 //! events and labels are partitioned and sorted by a small integer.
 
-use std::collections::HashMap;
+use foldhash::HashMap;
 
 use crate::value::Value;
 
-/// Entity keys numbered in the order they were first seen.
+/// Entity keys numbered in the order they were first seen, in maps with a
+/// fast seeded hash (a build looks a key up once per event).
 #[derive(Debug, Default)]
 pub struct KeyIds {
     ints: HashMap<i64, u32>,

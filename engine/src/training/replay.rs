@@ -95,7 +95,11 @@ impl<'a> Collector<'a> {
                 self.label_rows.extend(batches.iter().cloned());
             }
         }
-        for (feature, feed) in self.feeds.iter().enumerate() {
+        let feeds = self.feeds;
+        // Key numbers of each batch's rows by (relation, key column), numbered
+        // once and shared by every feed over the same rows.
+        let mut numbered: HashMap<(&str, &str), Vec<Vec<Option<u32>>>> = HashMap::new();
+        for (feature, feed) in feeds.iter().enumerate() {
             if feed.pipeline != pipeline {
                 continue;
             }
@@ -114,8 +118,12 @@ impl<'a> Collector<'a> {
                 }
                 continue;
             }
-            for batch in batches {
-                self.absorb_batch(feature, feed, batch)?;
+            let batches: Vec<&RecordBatch> = batches.collect();
+            let numbers = numbered
+                .entry((feed.relation.as_str(), feed.key_column.as_str()))
+                .or_insert_with(|| batches.iter().map(|b| vec![None; b.num_rows()]).collect());
+            for (batch, numbers) in batches.into_iter().zip(numbers) {
+                self.absorb_batch(feature, feed, batch, numbers)?;
             }
         }
         Ok(())
@@ -198,11 +206,14 @@ impl<'a> Collector<'a> {
 
     /// Appends a batch's rows as events of `feature`; rows without a key, an event
     /// time or a value are left out, as the online operator leaves them out.
+    /// `numbers` holds the key numbers of rows an earlier feed over the batch
+    /// numbered, and takes those this one numbers.
     fn absorb_batch(
         &mut self,
         feature: usize,
         feed: &FeatureFeed,
         batch: &RecordBatch,
+        numbers: &mut [Option<u32>],
     ) -> Result<()> {
         let column = |name: &str| -> Result<ArrayRef> {
             batch.column_by_name(name).cloned().ok_or_else(|| {
@@ -225,13 +236,15 @@ impl<'a> Collector<'a> {
                     None => continue,
                 },
             };
-            let key = match int_keys {
-                Some(ints) => self.keys.intern_int(ints.value(row)),
-                None => match value_at(&keys, row)? {
+            let key = match (numbers[row], int_keys) {
+                (Some(number), _) => number,
+                (None, Some(ints)) => self.keys.intern_int(ints.value(row)),
+                (None, None) => match value_at(&keys, row)? {
                     Some(key) => self.keys.intern(&key),
                     None => continue,
                 },
             };
+            numbers[row] = Some(key);
             self.seq += 1;
             self.spill.push(
                 feature,
