@@ -225,7 +225,7 @@ impl<'a> Collector<'a> {
         let values = feed.value_column.as_deref().map(column).transpose()?;
         let int_keys =
             (keys.data_type() == &DataType::Int64).then(|| keys.as_primitive::<Int64Type>());
-        for row in 0..batch.num_rows() {
+        for (row, number) in numbers.iter_mut().enumerate() {
             if keys.is_null(row) || times.is_null(row) {
                 continue;
             }
@@ -236,7 +236,7 @@ impl<'a> Collector<'a> {
                     None => continue,
                 },
             };
-            let key = match (numbers[row], int_keys) {
+            let key = match (*number, int_keys) {
                 (Some(number), _) => number,
                 (None, Some(ints)) => self.keys.intern_int(ints.value(row)),
                 (None, None) => match value_at(&keys, row)? {
@@ -244,7 +244,7 @@ impl<'a> Collector<'a> {
                     None => continue,
                 },
             };
-            numbers[row] = Some(key);
+            *number = Some(key);
             self.seq += 1;
             self.spill.push(
                 feature,

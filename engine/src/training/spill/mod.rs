@@ -256,7 +256,7 @@ mod tests {
             0 => Value::Str(format!("v{seq}")),
             1 => Value::Int(-(seq as i64)),
             2 => Value::Float(seq as f64 / 3.0),
-            3 => Value::Bool(seq % 2 == 0),
+            3 => Value::Bool(seq.is_multiple_of(2)),
             _ => Value::Timestamp(seq as i64 * 1_000_000),
         };
         EventRow {
@@ -291,9 +291,8 @@ mod tests {
         assert_eq!(held.spilled_rows(), 0);
         assert_eq!(spilled.spilled_rows(), 100);
         assert!(partly.spilled_rows() > 0 && partly.spilled_rows() < 100);
-        for feature in 0..2 {
-            for partition in 0..4 {
-                let want = &expected[feature][partition];
+        for (feature, partitions) in expected.iter().enumerate() {
+            for (partition, want) in partitions.iter().enumerate() {
                 assert_eq!(&take(&mut held, feature, partition), want);
                 assert_eq!(&take(&mut spilled, feature, partition), want);
                 assert_eq!(&take(&mut partly, feature, partition), want);
