@@ -187,12 +187,16 @@ impl Spill {
     /// spilled too, so that reading partitions back one at a time holds only
     /// those partitions, not the whole budget beside them.
     pub fn seal(&mut self) -> Result<()> {
-        if self.spilled > 0 && self.buffered > 0 {
+        if self.spilled == 0 {
+            return Ok(());
+        }
+        if self.buffered > 0 {
             self.spill_all()?;
-            // The buffers' room goes back to the allocator.
-            for rows in self.memory.iter_mut().flatten() {
-                *rows = Vec::new();
-            }
+        }
+        // The buffers' room goes back to the allocator, also when the last
+        // push spilled and left them empty but grown.
+        for rows in self.memory.iter_mut().flatten() {
+            *rows = Vec::new();
         }
         Ok(())
     }
@@ -330,6 +334,34 @@ mod tests {
                 .collect();
             assert_eq!(detached.read().unwrap(), want);
         }
+    }
+
+    #[test]
+    fn sealing_frees_the_buffers_even_when_the_last_push_spilled() {
+        let dir = tempfile::tempdir().unwrap();
+        // Every push spills, so nothing is held when the pushes end.
+        let mut spill = Spill::new(dir.path(), 2, 4, 0);
+        for seq in 0..100u64 {
+            spill
+                .push((seq % 2) as usize, row(seq as u32, seq))
+                .unwrap();
+        }
+        assert!(spill
+            .memory
+            .iter()
+            .flatten()
+            .any(|rows| rows.capacity() > 0));
+        spill.seal().unwrap();
+        assert!(spill
+            .memory
+            .iter()
+            .flatten()
+            .all(|rows| rows.capacity() == 0));
+        let want: Vec<EventRow> = (0..100u64)
+            .filter(|seq| seq % 2 == 1 && seq % 4 == 3)
+            .map(|seq| row(seq as u32, seq))
+            .collect();
+        assert_eq!(take(&mut spill, 1, 3), want);
     }
 
     #[test]
