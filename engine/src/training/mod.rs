@@ -38,7 +38,7 @@ pub use keys::KeyIds;
 pub use labels::{prepare, read_label_file, read_label_ipc, EntityColumn, LabelColumns, Labels};
 pub use output::{output_type, ValueColumn};
 pub use pipelines::{plan, ReplayPipeline, LATEST};
-pub use replay::{replay, Collector, FeatureFeed};
+pub use replay::{replay, Collector, FeatureFeed, PipelineSet};
 pub use spill::{Detached, EventRow, Spill};
 
 use crate::aggregate::{fold_until, Aggregation, Retention};
@@ -51,6 +51,12 @@ use crate::{EngineError, Result};
 
 /// Rows per output record batch.
 pub const OUTPUT_ROWS: usize = 65_536;
+
+/// Rows of the log a replay worker runs through the SQL at a time.
+const REPLAY_CHUNK_ROWS: usize = 1 << 18;
+
+/// The most workers a replay runs its SQL on.
+const MAX_REPLAY_WORKERS: usize = 4;
 
 /// How training-set builds use memory and disk.
 #[derive(Debug, Clone)]
@@ -438,36 +444,26 @@ impl TrainingSets {
         );
         let mut fed: Vec<bool> = vec![false; resolved.feeds.len()];
         for source in active.streams.values() {
-            // One pass over the source's log, through each pipeline it feeds.
-            let mut pipelines = Vec::new();
-            for (index, planned) in resolved.pipelines.iter().enumerate() {
-                let mut pipeline =
-                    Pipeline::build(&planned.resolved.definitions, &source.name).await?;
-                if resolved
-                    .feeds
-                    .iter()
-                    .any(|f| f.pipeline == index && f.from_view)
-                {
-                    pipeline.time_views(&planned.resolved.catalog)?;
-                }
-                let relations = pipeline.relations();
-                let mut needed = index == LATEST
-                    && label_relation
-                        .as_deref()
-                        .is_some_and(|r| relations.contains(&r));
-                for (feed, done) in resolved.feeds.iter().zip(fed.iter_mut()) {
-                    if feed.pipeline == index && relations.contains(&feed.relation.as_str()) {
-                        *done = true;
-                        needed = true;
-                    }
-                }
-                if needed {
-                    pipelines.push((index, pipeline));
-                }
+            // One pass over the source's log, through each pipeline it feeds,
+            // with a set of those pipelines per replay worker.
+            let label = label_relation.as_deref();
+            let first = source_pipelines(&resolved, &source.name, label, &mut fed).await?;
+            if first.is_empty() {
+                continue;
             }
-            if !pipelines.is_empty() {
-                replay(self.log.as_ref(), source, &mut pipelines, &mut collector).await?;
+            let mut workers = vec![first];
+            for _ in 1..replay_workers() {
+                let mut scratch = vec![false; fed.len()];
+                workers.push(source_pipelines(&resolved, &source.name, label, &mut scratch).await?);
             }
+            replay(
+                self.log.as_ref(),
+                source,
+                workers,
+                REPLAY_CHUNK_ROWS,
+                &mut collector,
+            )
+            .await?;
         }
         if let Some(missing) = fed.iter().position(|done| !done) {
             let feature = resolved
@@ -510,6 +506,48 @@ impl TrainingSets {
         let (resolved, labels, (values, unknown_keys)) = computed?;
         assemble(&resolved, &labels, values, unknown_keys, events_replayed)
     }
+}
+
+/// How many workers run a replay's SQL: one per core, at most
+/// [`MAX_REPLAY_WORKERS`].
+fn replay_workers() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(MAX_REPLAY_WORKERS)
+}
+
+/// The pipelines of `resolved` that a pass over `source`'s log runs, with their
+/// indices: those feeding a requested feature (marked in `fed`) and, for the
+/// latest one, those yielding the label rows of `label_relation`.
+async fn source_pipelines(
+    resolved: &Resolved,
+    source: &str,
+    label_relation: Option<&str>,
+    fed: &mut [bool],
+) -> Result<PipelineSet> {
+    let mut pipelines = Vec::new();
+    for (index, planned) in resolved.pipelines.iter().enumerate() {
+        let mut pipeline = Pipeline::build(&planned.resolved.definitions, source).await?;
+        if resolved
+            .feeds
+            .iter()
+            .any(|f| f.pipeline == index && f.from_view)
+        {
+            pipeline.time_views(&planned.resolved.catalog)?;
+        }
+        let relations = pipeline.relations();
+        let mut needed = index == LATEST && label_relation.is_some_and(|r| relations.contains(&r));
+        for (feed, done) in resolved.feeds.iter().zip(fed.iter_mut()) {
+            if feed.pipeline == index && relations.contains(&feed.relation.as_str()) {
+                *done = true;
+                needed = true;
+            }
+        }
+        if needed {
+            pipelines.push((index, pipeline));
+        }
+    }
+    Ok(pipelines)
 }
 
 /// The entities whose keys the label rows carry, each with its column: the

@@ -5,6 +5,7 @@
 //! order — and the label rows when the label reads a stream.
 
 use std::collections::{BTreeMap, HashMap};
+use std::panic::AssertUnwindSafe;
 
 use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::compute::concat_batches;
@@ -13,6 +14,7 @@ use arrow::record_batch::RecordBatch;
 use freshet_sql::resolved::StreamSource;
 use freshet_sql::streaming::ViewPlan;
 use freshet_storage::log::{EventLog, Position};
+use tokio::sync::mpsc;
 use tracing::info;
 
 use super::keys::KeyIds;
@@ -22,9 +24,6 @@ use crate::operators::ViewOperator;
 use crate::pipeline::{BatchRows, Pipeline, VIEW_TIME};
 use crate::value::{timestamps, value_at, Value};
 use crate::{EngineError, Result};
-
-/// Rows read from the log per call while replaying.
-const READ_ROWS: usize = 1 << 20;
 
 /// Where one feature's input events come from; features with equal feeds share
 /// their events.
@@ -272,50 +271,347 @@ fn read_value(array: &ArrayRef, row: usize) -> Result<Option<Value>> {
     }))
 }
 
+/// One replay worker's pipelines, each with its index ([`super::plan`]).
+pub type PipelineSet = Vec<(usize, Pipeline)>;
+
 /// Replays every partition of `source`'s topic, up to the rows acknowledged when
-/// the replay starts, through each of `pipelines` (with their indices) into
-/// `collector`: the log is read once, each batch run through every pipeline.
+/// the replay starts, through each pipeline into `collector`. The log is read
+/// once, in chunks of `chunk_rows` rows; each worker (one pipeline set each,
+/// all planned from the same definitions) runs the chunks handed to it, so
+/// several chunks go through the SQL at once, while the collector takes their
+/// rows strictly in log order: what it gathers (key numbers, the order of
+/// events, label and view rows) is the same whatever the number of workers.
 pub async fn replay(
     log: &dyn EventLog,
     source: &StreamSource,
-    pipelines: &mut [(usize, Pipeline)],
+    workers: Vec<PipelineSet>,
+    chunk_rows: usize,
     collector: &mut Collector<'_>,
 ) -> Result<()> {
-    let topic = &source.topic;
-    let partitions = log.partitions(topic).await?;
-    for partition in 0..partitions {
-        let total = log.row_count(topic, partition).await?;
-        let mut done = 0u64;
-        let mut from = Position::START;
-        while done < total {
-            let read = log.read(topic, partition, from, READ_ROWS).await?;
-            let Some(last) = read.last() else { break };
-            from = last.next;
-            let mut parts = Vec::with_capacity(read.len());
-            for item in read {
-                let left = (total - done) as usize;
-                if left == 0 {
-                    break;
+    let views: Vec<(usize, BTreeMap<String, ViewPlan>)> = workers
+        .first()
+        .into_iter()
+        .flatten()
+        .map(|(index, pipeline)| (*index, pipeline.views().clone()))
+        .collect();
+    let (results_to, mut results) = mpsc::unbounded_channel();
+    let mut inputs: Vec<mpsc::UnboundedSender<Chunk>> = Vec::with_capacity(workers.len());
+    for pipelines in workers {
+        // The SQL's own runtime on the worker's thread.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| EngineError::Internal(format!("a replay worker's runtime: {e}")))?;
+        let (to, from) = mpsc::unbounded_channel();
+        let results_to = results_to.clone();
+        std::thread::spawn(move || work(runtime, pipelines, from, results_to));
+        inputs.push(to);
+    }
+    drop(results_to);
+    if inputs.is_empty() {
+        return Ok(());
+    }
+    // Chunks handed out and not yet collected; bounds the rows in flight.
+    let in_flight = 2 * inputs.len() as u64;
+    let mut chunks = LogChunks::start(log, source, chunk_rows).await?;
+    let (mut sent, mut collected, mut read_all) = (0u64, 0u64, false);
+    let mut ready: BTreeMap<u64, Ran> = BTreeMap::new();
+    loop {
+        while !read_all && sent - collected < in_flight {
+            match chunks.next(log).await? {
+                Some(parts) => {
+                    let worker = &inputs[(sent % inputs.len() as u64) as usize];
+                    worker
+                        .send(Chunk {
+                            number: sent,
+                            parts,
+                        })
+                        .map_err(|_| stopped())?;
+                    sent += 1;
                 }
-                let batch = if item.batch.num_rows() > left {
-                    item.batch.slice(0, left)
-                } else {
-                    item.batch
-                };
-                done += batch.num_rows() as u64;
-                parts.push(batch);
-            }
-            let batch = concat_batches(&parts[0].schema(), &parts)?;
-            collector.events += batch.num_rows() as u64;
-            for (index, pipeline) in pipelines.iter_mut() {
-                let rows = pipeline.run(batch.clone()).await?;
-                collector.absorb(*index, &rows)?;
+                None => read_all = true,
             }
         }
-        info!(source = %source.name, partition, rows = done, "replayed for a training set");
+        if collected == sent {
+            break;
+        }
+        let ran = loop {
+            if let Some(ran) = ready.remove(&collected) {
+                break ran;
+            }
+            let (number, ran) = results.recv().await.ok_or_else(stopped)?;
+            ready.insert(number, ran?);
+        };
+        collector.events += ran.events;
+        for (index, rows) in &ran.rows {
+            collector.absorb(*index, rows)?;
+        }
+        collected += 1;
     }
-    for (index, pipeline) in pipelines.iter() {
-        collector.fold_views(*index, pipeline.views())?;
+    for (index, views) in &views {
+        collector.fold_views(*index, views)?;
     }
     Ok(())
+}
+
+fn stopped() -> EngineError {
+    EngineError::Internal("a training replay worker stopped".into())
+}
+
+/// Frames of the log to run through the pipelines as one batch, numbered in
+/// log order.
+struct Chunk {
+    number: u64,
+    parts: Vec<RecordBatch>,
+}
+
+/// What the pipelines made of one chunk.
+struct Ran {
+    events: u64,
+    rows: Vec<(usize, BatchRows)>,
+}
+
+/// A worker: on a thread of its own (tasks on the server's runtime would share
+/// the collector's thread), runs each chunk it is handed through its pipelines
+/// and sends the rows back with the chunk's number. A panic in the SQL is sent
+/// back as an error for its chunk (the collector would otherwise wait for
+/// it), and the worker stops.
+fn work(
+    runtime: tokio::runtime::Runtime,
+    mut pipelines: PipelineSet,
+    mut chunks: mpsc::UnboundedReceiver<Chunk>,
+    results: mpsc::UnboundedSender<(u64, Result<Ran>)>,
+) {
+    while let Some(chunk) = chunks.blocking_recv() {
+        let ran = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            runtime.block_on(run(&mut pipelines, chunk.parts))
+        }));
+        let (ran, panicked) = match ran {
+            Ok(ran) => (ran, false),
+            Err(_) => (Err(stopped()), true),
+        };
+        if results.send((chunk.number, ran)).is_err() || panicked {
+            return;
+        }
+    }
+}
+
+async fn run(pipelines: &mut PipelineSet, parts: Vec<RecordBatch>) -> Result<Ran> {
+    let batch = concat_batches(&parts[0].schema(), &parts)?;
+    let mut rows = Vec::with_capacity(pipelines.len());
+    for (index, pipeline) in pipelines.iter_mut() {
+        rows.push((*index, pipeline.run(batch.clone()).await?));
+    }
+    Ok(Ran {
+        events: batch.num_rows() as u64,
+        rows,
+    })
+}
+
+/// Reads a source's partitions one after the other, each up to the rows it
+/// held when the replay started, in chunks of about `chunk_rows` rows.
+struct LogChunks {
+    topic: String,
+    source: String,
+    partitions: u32,
+    partition: u32,
+    total: u64,
+    done: u64,
+    from: Position,
+    chunk_rows: usize,
+}
+
+impl LogChunks {
+    async fn start(log: &dyn EventLog, source: &StreamSource, chunk_rows: usize) -> Result<Self> {
+        let topic = source.topic.clone();
+        let partitions = log.partitions(&topic).await?;
+        let total = match partitions {
+            0 => 0,
+            _ => log.row_count(&topic, 0).await?,
+        };
+        Ok(LogChunks {
+            topic,
+            source: source.name.clone(),
+            partitions,
+            partition: 0,
+            total,
+            done: 0,
+            from: Position::START,
+            chunk_rows,
+        })
+    }
+
+    /// The next chunk's frames, or `None` once every partition is read.
+    async fn next(&mut self, log: &dyn EventLog) -> Result<Option<Vec<RecordBatch>>> {
+        while self.partition < self.partitions {
+            if self.done < self.total {
+                let read = log
+                    .read(&self.topic, self.partition, self.from, self.chunk_rows)
+                    .await?;
+                if let Some(last) = read.last() {
+                    self.from = last.next;
+                    let mut parts = Vec::with_capacity(read.len());
+                    for item in read {
+                        let left = (self.total - self.done) as usize;
+                        if left == 0 {
+                            break;
+                        }
+                        let batch = if item.batch.num_rows() > left {
+                            item.batch.slice(0, left)
+                        } else {
+                            item.batch
+                        };
+                        self.done += batch.num_rows() as u64;
+                        parts.push(batch);
+                    }
+                    return Ok(Some(parts));
+                }
+            }
+            info!(source = %self.source, partition = self.partition, rows = self.done, "replayed for a training set");
+            self.partition += 1;
+            self.done = 0;
+            self.from = Position::START;
+            if self.partition < self.partitions {
+                self.total = log.row_count(&self.topic, self.partition).await?;
+            }
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Float64Array, Int64Array, TimestampMicrosecondArray};
+    use freshet_backends::embedded::SegmentLog;
+    use freshet_sql::load::parse_definitions;
+    use freshet_sql::validate::validate;
+
+    use super::*;
+
+    const DEFINITIONS: &str = "
+sources:
+  - name: clicks
+    stream: { partitions: 3 }
+    schema: { user_id: int64, amount: float64, ts: timestamp }
+    event_time: ts
+transformations:
+  - { name: doubled, sql: 'SELECT user_id, amount * 2.0 AS a, ts FROM clicks' }
+";
+
+    fn feed(relation: &str, value: &str) -> FeatureFeed {
+        FeatureFeed {
+            pipeline: LATEST,
+            relation: relation.into(),
+            key_column: "user_id".into(),
+            time_column: "ts".into(),
+            value_column: Some(value.into()),
+            from_view: false,
+        }
+    }
+
+    /// The log's rows, by partition and in each partition in log order:
+    /// (user, amount, time); times repeat, so ties go by log order.
+    fn appended() -> Vec<Vec<(i64, f64, i64)>> {
+        (0..3i64)
+            .map(|partition| {
+                (0..(5 + 4 * partition))
+                    .map(|row| {
+                        let user = (partition * 7 + row * 3) % 5;
+                        (user, (partition * 100 + row) as f64, row / 2)
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Replays the log with `workers` workers, chunks of 2 rows, and returns
+    /// each feed's events as collected, in push order.
+    async fn collect(dir: &std::path::Path, workers: usize) -> Vec<Vec<EventRow>> {
+        let definitions = parse_definitions(DEFINITIONS, "d.yaml").unwrap();
+        let resolved = validate(&definitions, "d.yaml", dir).await.unwrap();
+        let source = &resolved.streams["clicks"];
+        let log = SegmentLog::open(dir.join("log")).unwrap();
+        let mut sets = Vec::new();
+        for _ in 0..workers {
+            let pipeline = Pipeline::build(&resolved.definitions, "clicks")
+                .await
+                .unwrap();
+            sets.push(vec![(LATEST, pipeline)]);
+        }
+        let feeds = [feed("clicks", "amount"), feed("doubled", "a")];
+        let mut keys = KeyIds::default();
+        let mut spill = Spill::new(&dir.join("spill"), feeds.len(), 1, 1 << 30);
+        let mut collector = Collector::new(&feeds, &mut keys, &mut spill, None);
+        replay(&log, source, sets, 2, &mut collector).await.unwrap();
+        assert_eq!(collector.events, 5 + 9 + 13);
+        (0..feeds.len())
+            .map(|f| spill.detach(f, 0).read().unwrap())
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn workers_collect_the_log_in_order_whatever_their_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = SegmentLog::open(dir.path().join("log")).unwrap();
+        log.ensure_topic("clicks", 3).await.unwrap();
+        let schema = Arc::new(arrow::datatypes::Schema::new(vec![
+            arrow::datatypes::Field::new("user_id", DataType::Int64, true),
+            arrow::datatypes::Field::new("amount", DataType::Float64, true),
+            arrow::datatypes::Field::new(
+                "ts",
+                DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, None),
+                true,
+            ),
+        ]));
+        let rows = appended();
+        for (partition, rows) in rows.iter().enumerate() {
+            // Frames of 3 rows: with chunks of 2 rows, each frame is a chunk.
+            for frame in rows.chunks(3) {
+                let batch = RecordBatch::try_new(
+                    schema.clone(),
+                    vec![
+                        Arc::new(Int64Array::from_iter_values(frame.iter().map(|r| r.0))),
+                        Arc::new(Float64Array::from_iter_values(frame.iter().map(|r| r.1))),
+                        Arc::new(TimestampMicrosecondArray::from_iter_values(
+                            frame.iter().map(|r| r.2),
+                        )),
+                    ],
+                )
+                .unwrap();
+                log.append("clicks", partition as u32, batch).await.unwrap();
+            }
+        }
+        drop(log);
+        // The reference: log order, keys numbered as first seen.
+        let mut numbers: Vec<i64> = Vec::new();
+        let mut expected: Vec<(u32, i64, f64)> = Vec::new();
+        for (user, amount, time) in rows.iter().flatten() {
+            if !numbers.contains(user) {
+                numbers.push(*user);
+            }
+            let number = numbers.iter().position(|u| u == user).unwrap() as u32;
+            expected.push((number, *time, *amount));
+        }
+        let one = collect(dir.path(), 1).await;
+        for (feed, scale) in [(0, 1.0), (1, 2.0)] {
+            let got: Vec<(u32, i64, f64)> = one[feed]
+                .iter()
+                .map(|e| match e.value {
+                    Value::Float(v) => (e.key, e.time, v),
+                    ref other => panic!("a float value, not {other:?}"),
+                })
+                .collect();
+            let want: Vec<(u32, i64, f64)> = expected
+                .iter()
+                .map(|(k, t, v)| (*k, *t, v * scale))
+                .collect();
+            assert_eq!(got, want, "feed {feed}");
+            assert!(one[feed].windows(2).all(|w| w[0].seq < w[1].seq));
+        }
+        for workers in [2, 3] {
+            assert_eq!(collect(dir.path(), workers).await, one, "{workers} workers");
+        }
+    }
 }
