@@ -8,7 +8,9 @@
 //!    processed, then applies the 5 windowed features and waits until their
 //!    backfills (which replay the log into their online state) have caught up,
 //!    so no backfill runs during the timed build.
-//! 3. Restarts the server (so its peak RSS is the training build's), writes
+//! 3. Restarts the server (so its peak RSS is the training build's), waits
+//!    until it is idle (RocksDB compacts the backfilled state after a restart,
+//!    which would take a core from the build), writes
 //!    `labels.parquet` and times `GenerateTrainingSet` from the request to the
 //!    last message; peak RSS is the server's `VmHWM`. The rows go to
 //!    `freshet_out.parquet`.
@@ -408,6 +410,35 @@ struct FreshetRun {
     seconds: f64,
     seconds_with_write: f64,
     unknown_keys: u64,
+}
+
+/// Waits until the restarted server is idle: RocksDB compacts the state the
+/// backfills wrote in background threads after a restart, which would take a
+/// core from the timed build (DuckDB runs on an idle machine). Idle is CPU time
+/// growing by at most 20 ms over half a second; gives up after two minutes.
+/// Returns the seconds waited.
+async fn wait_until_idle(server: &Server) -> f64 {
+    let started = Instant::now();
+    let cpu_ticks = || {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", server.pid()))
+            .expect("read the server's /proc stat");
+        // Fields after the parenthesised name: utime and stime are the 12th
+        // and 13th, in clock ticks (100 a second).
+        let after_name = &stat[stat.rfind(')').expect("a stat line") + 2..];
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
+    };
+    let mut before = cpu_ticks();
+    while started.elapsed().as_secs() < 120 {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let now = cpu_ticks();
+        if now - before <= 2 {
+            return started.elapsed().as_secs_f64();
+        }
+        before = now;
+    }
+    eprintln!("training_bench: the server stayed busy for two minutes; timing anyway");
+    started.elapsed().as_secs_f64()
 }
 
 /// Times `GenerateTrainingSet` for labels.parquet from the request to the last
@@ -818,8 +849,10 @@ async fn main() {
 
     eprintln!("training_bench: GenerateTrainingSet");
     let server = server::start(&data, &serve_args);
+    let idle_seconds = wait_until_idle(&server).await;
     let freshet_out = work.join("freshet_out.parquet");
-    let freshet = generate(&server, &labels_path, &freshet_out).await;
+    let mut freshet = generate(&server, &labels_path, &freshet_out).await;
+    freshet.report["idle_wait_seconds"] = json!(round3(idle_seconds));
     server.stop();
     // Every DuckDB run first, so the bench holds no rows in memory meanwhile.
     let mut runs = Vec::new();
