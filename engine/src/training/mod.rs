@@ -670,7 +670,7 @@ fn compute(
     let partitions = spill.partitions();
     // Partition p + 1's events are read back and put in order while p is
     // evaluated, so reading spill files overlaps evaluation.
-    let mut loading = Some(load_partition(spill, resolved.feeds.len(), 0));
+    let mut loading = Some(load_partition(spill, resolved.feeds.len(), 0)?);
     for partition in 0..partitions {
         for entity_points in by_partition.iter_mut() {
             entity_points[partition].sort_unstable();
@@ -680,7 +680,7 @@ fn compute(
             .expect("a load is started for every partition")
             .join()?;
         if partition + 1 < partitions {
-            loading = Some(load_partition(spill, resolved.feeds.len(), partition + 1));
+            loading = Some(load_partition(spill, resolved.feeds.len(), partition + 1)?);
         }
         let results: Vec<PartitionValues> = std::thread::scope(|scope| {
             let handles: Vec<_> = resolved
@@ -766,20 +766,20 @@ impl Loading {
 }
 
 /// Starts reading partition `partition` of `feeds` feeds back from the spill.
-fn load_partition(spill: &mut Spill, feeds: usize, partition: usize) -> Loading {
+fn load_partition(spill: &mut Spill, feeds: usize, partition: usize) -> Result<Loading> {
     let partitions = spill.partitions();
-    Loading(
+    Ok(Loading(
         (0..feeds)
             .map(|feed| {
-                let detached = spill.detach(feed, partition);
-                std::thread::spawn(move || {
+                let detached = spill.detach(feed, partition)?;
+                Ok(std::thread::spawn(move || {
                     let mut events = detached.read()?;
                     sort_events(&mut events, partitions);
                     Ok(events)
-                })
+                }))
             })
-            .collect(),
-    )
+            .collect::<Result<_>>()?,
+    ))
 }
 
 /// The output batches: the label columns, then each feature's column.

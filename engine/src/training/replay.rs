@@ -547,7 +547,7 @@ transformations:
         replay(&log, source, sets, 2, &mut collector).await.unwrap();
         assert_eq!(collector.events, 5 + 9 + 13);
         (0..feeds.len())
-            .map(|f| spill.detach(f, 0).read().unwrap())
+            .map(|f| spill.detach(f, 0).unwrap().read().unwrap())
             .collect()
     }
 

@@ -101,6 +101,11 @@ impl Detached {
 }
 
 /// Feature events by (feature, partition), in memory and in spill files.
+///
+/// Spill files are written on a thread of their own while pushes go on: a
+/// spill hands the held buffers to the writer once the one before it is
+/// written, so the pushes wait only when the disk falls behind. Half the
+/// budget fills while the other half is written, so memory stays within it.
 pub struct Spill {
     dir: PathBuf,
     partitions: usize,
@@ -109,7 +114,14 @@ pub struct Spill {
     memory: Vec<Vec<Vec<EventRow>>>,
     files: Vec<Vec<Option<SpillFile>>>,
     spilled: u64,
+    writing: Option<Writing>,
 }
+
+/// A spill being written: the buffers come back emptied, for reuse.
+type Writing = std::thread::JoinHandle<Result<Vec<Written>>>;
+
+/// One buffer handed to the writer: its (feature, partition), file and rows.
+type Written = (usize, usize, PathBuf, Vec<EventRow>);
 
 impl Spill {
     /// Buffers for `features` features in `partitions` partitions, spilling under
@@ -131,6 +143,7 @@ impl Spill {
                 .map(|_| (0..partitions.max(1)).map(|_| None).collect())
                 .collect(),
             spilled: 0,
+            writing: None,
         }
     }
 
@@ -149,13 +162,13 @@ impl Spill {
         self.spilled
     }
 
-    /// Adds one event of feature `feature`; writes every buffer to disk when the
-    /// budget is exceeded.
+    /// Adds one event of feature `feature`; hands every buffer to the writer
+    /// when half the budget is held.
     pub fn push(&mut self, feature: usize, row: EventRow) -> Result<()> {
         self.buffered += row.bytes();
         let partition = self.partition_of(row.key);
         self.memory[feature][partition].push(row);
-        if self.buffered > self.budget {
+        if self.buffered > self.budget / 2 {
             self.spill_all()?;
         }
         Ok(())
@@ -163,6 +176,8 @@ impl Spill {
 
     fn spill_all(&mut self) -> Result<()> {
         std::fs::create_dir_all(&self.dir).map_err(|e| spill_error(&self.dir, e))?;
+        let mut emptied = self.finish_writing()?;
+        let mut handed: Vec<Written> = Vec::new();
         for (feature, partitions) in self.memory.iter_mut().enumerate() {
             for (partition, rows) in partitions.iter_mut().enumerate() {
                 if rows.is_empty() {
@@ -172,15 +187,38 @@ impl Spill {
                     path: self.dir.join(format!("f{feature}-p{partition}.arrow")),
                     rows: 0,
                 });
-                append_stream(&file.path, rows)?;
                 file.rows += rows.len();
                 self.spilled += rows.len() as u64;
-                rows.clear();
+                // The buffer this one held two spills ago takes its place.
+                let reused = emptied
+                    .iter()
+                    .position(|(f, p, _, _)| (*f, *p) == (feature, partition))
+                    .map(|at| emptied.swap_remove(at).3)
+                    .unwrap_or_default();
+                let rows = std::mem::replace(rows, reused);
+                handed.push((feature, partition, file.path.clone(), rows));
             }
         }
-        debug!(dir = %self.dir.display(), bytes = self.buffered, "spilled training events");
+        debug!(dir = %self.dir.display(), bytes = self.buffered, "spilling training events");
         self.buffered = 0;
+        self.writing = Some(std::thread::spawn(move || {
+            for (_, _, path, rows) in handed.iter_mut() {
+                append_stream(path, rows)?;
+                rows.clear();
+            }
+            Ok(handed)
+        }));
         Ok(())
+    }
+
+    /// Waits for the spill being written, if any; returns its emptied buffers.
+    fn finish_writing(&mut self) -> Result<Vec<Written>> {
+        match self.writing.take() {
+            None => Ok(Vec::new()),
+            Some(writing) => writing.join().map_err(|_| {
+                EngineError::Internal("writing training events to disk stopped".into())
+            })?,
+        }
     }
 
     /// Ends the pushes. Once anything was spilled, what is still held is
@@ -193,6 +231,7 @@ impl Spill {
         if self.buffered > 0 {
             self.spill_all()?;
         }
+        self.finish_writing()?;
         // The buffers' room goes back to the allocator, also when the last
         // push spilled and left them empty but grown.
         for rows in self.memory.iter_mut().flatten() {
@@ -202,8 +241,10 @@ impl Spill {
     }
 
     /// Takes every event of one feature's partition out, to be read back with
-    /// [`Detached::read`] (on another thread, while other work goes on).
-    pub fn detach(&mut self, feature: usize, partition: usize) -> Detached {
+    /// [`Detached::read`] (on another thread, while other work goes on), once
+    /// what is being written is on disk.
+    pub fn detach(&mut self, feature: usize, partition: usize) -> Result<Detached> {
+        self.finish_writing()?;
         let file = self.files[feature][partition]
             .take()
             .map(|file| (file.path, file.rows));
@@ -211,7 +252,7 @@ impl Spill {
         self.buffered = self
             .buffered
             .saturating_sub(held.iter().map(EventRow::bytes).sum());
-        Detached { file, held }
+        Ok(Detached { file, held })
     }
 }
 
@@ -237,6 +278,8 @@ fn append_stream(path: &Path, rows: &[EventRow]) -> Result<()> {
 
 impl Drop for Spill {
     fn drop(&mut self) {
+        // Its files are removed below; what is being written is not needed.
+        let _ = self.finish_writing();
         if self.dir.exists() {
             let _ = std::fs::remove_dir_all(&self.dir);
         }
@@ -272,7 +315,7 @@ mod tests {
     }
 
     fn take(spill: &mut Spill, feature: usize, partition: usize) -> Vec<EventRow> {
-        spill.detach(feature, partition).read().unwrap()
+        spill.detach(feature, partition).unwrap().read().unwrap()
     }
 
     #[test]
@@ -282,7 +325,7 @@ mod tests {
         let mut spilled = Spill::new(dir.path(), 2, 4, 0);
         // Spilled on every push but the last few, so a partition comes back
         // from its file and from memory.
-        let mut partly = Spill::new(dir.path(), 2, 4, 40 * std::mem::size_of::<EventRow>());
+        let mut partly = Spill::new(dir.path(), 2, 4, 30 * std::mem::size_of::<EventRow>());
         let mut expected: Vec<Vec<Vec<EventRow>>> = vec![vec![Vec::new(); 4]; 2];
         for seq in 0..100u64 {
             let key = (seq * 7 % 13) as u32;
@@ -316,19 +359,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut small = Spill::new(dir.path(), 1, 2, usize::MAX);
         let mut large = Spill::new(dir.path(), 1, 2, 10 * std::mem::size_of::<EventRow>());
-        for seq in 0..25 {
+        for seq in 0..23 {
             small.push(0, row(seq as u32, seq)).unwrap();
             large.push(0, row(seq as u32, seq)).unwrap();
         }
-        assert!(large.spilled_rows() < 25, "some rows are still held");
+        assert!(large.spilled_rows() < 23, "some rows are still held");
         small.seal().unwrap();
         large.seal().unwrap();
         assert_eq!(small.spilled_rows(), 0, "a build that fits stays in memory");
-        assert_eq!(large.spilled_rows(), 25);
+        assert_eq!(large.spilled_rows(), 23);
         for partition in 0..2 {
-            let detached = large.detach(0, partition);
+            let detached = large.detach(0, partition).unwrap();
             assert!(detached.held.is_empty());
-            let want: Vec<EventRow> = (0..25u64)
+            let want: Vec<EventRow> = (0..23u64)
                 .filter(|seq| *seq as usize % 2 == partition)
                 .map(|seq| row(seq as u32, seq))
                 .collect();
@@ -339,29 +382,17 @@ mod tests {
     #[test]
     fn sealing_frees_the_buffers_even_when_the_last_push_spilled() {
         let dir = tempfile::tempdir().unwrap();
-        // Every push spills, so nothing is held when the pushes end.
-        let mut spill = Spill::new(dir.path(), 2, 4, 0);
+        // Every push spills, so nothing is held when the pushes end; the
+        // buffer comes back from the writer emptied but grown.
+        let mut spill = Spill::new(dir.path(), 1, 1, 0);
         for seq in 0..100u64 {
-            spill
-                .push((seq % 2) as usize, row(seq as u32, seq))
-                .unwrap();
+            spill.push(0, row(seq as u32, seq)).unwrap();
         }
-        assert!(spill
-            .memory
-            .iter()
-            .flatten()
-            .any(|rows| rows.capacity() > 0));
+        assert!(spill.memory[0][0].is_empty() && spill.memory[0][0].capacity() > 0);
         spill.seal().unwrap();
-        assert!(spill
-            .memory
-            .iter()
-            .flatten()
-            .all(|rows| rows.capacity() == 0));
-        let want: Vec<EventRow> = (0..100u64)
-            .filter(|seq| seq % 2 == 1 && seq % 4 == 3)
-            .map(|seq| row(seq as u32, seq))
-            .collect();
-        assert_eq!(take(&mut spill, 1, 3), want);
+        assert_eq!(spill.memory[0][0].capacity(), 0);
+        let want: Vec<EventRow> = (0..100u64).map(|seq| row(seq as u32, seq)).collect();
+        assert_eq!(take(&mut spill, 0, 0), want);
     }
 
     #[test]
@@ -374,6 +405,8 @@ mod tests {
                 .unwrap();
         }
         assert_eq!(spill.spilled_rows(), 2000);
+        // Once the writer is done, it holds no file either.
+        spill.seal().unwrap();
         let open_in_dir = std::fs::read_dir("/proc/self/fd")
             .unwrap()
             .filter_map(|fd| std::fs::read_link(fd.unwrap().path()).ok())
@@ -385,7 +418,7 @@ mod tests {
     #[test]
     fn a_spill_file_is_compressed_columns() {
         let dir = tempfile::tempdir().unwrap();
-        // Spilled in chunks of 10,000 events, each its own stream.
+        // Spilled in chunks of 5,000 events (half the budget), each its own stream.
         let mut spill = Spill::new(dir.path(), 1, 1, 10_000 * std::mem::size_of::<EventRow>());
         // A typical feature: one key's float amounts, a second apart.
         let rows = 100_000u64;
@@ -403,7 +436,7 @@ mod tests {
                 .unwrap();
         }
         spill.seal().unwrap();
-        let detached = spill.detach(0, 0);
+        let detached = spill.detach(0, 0).unwrap();
         let (path, _) = detached.file.clone().unwrap();
         let bytes = std::fs::metadata(&path).unwrap().len();
         // Uncompressed, a row is 4 + 8 + 8 + 1 + 8 + 4 (text offset) = 33 bytes.
@@ -421,7 +454,7 @@ mod tests {
         for seq in 0..1000 {
             spill.push(0, row(1, seq)).unwrap();
         }
-        let detached = spill.detach(0, 0);
+        let detached = spill.detach(0, 0).unwrap();
         let (path, _) = detached.file.clone().unwrap();
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
