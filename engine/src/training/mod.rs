@@ -13,6 +13,7 @@
 mod as_of;
 mod keys;
 mod labels;
+mod log_chunks;
 mod output;
 mod pipelines;
 mod replay;
@@ -482,11 +483,10 @@ impl TrainingSets {
         }
         drop(collector);
         spill.seal()?;
-        let labels = prepare(
-            &resolved.columns,
-            label_batches.as_deref().unwrap_or_default(),
-            &origin,
-        )?;
+        let label_batches = label_batches.unwrap_or_default();
+        let labels = prepare(&resolved.columns, &label_batches, &origin)?;
+        // Copied into `labels`; freed before the evaluation allocates.
+        drop(label_batches);
         info!(
             labels = labels.times.len(),
             features = resolved.features.len(),
