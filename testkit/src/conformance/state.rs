@@ -24,6 +24,7 @@ macro_rules! state_store_conformance {
                 multi_get_answers_in_key_order,
                 bytes_are_stored_exactly,
                 timed_appends_merge_in_order,
+                ops_take_effect_in_batch_order,
             ]
         );
     };
@@ -313,5 +314,59 @@ pub async fn timed_appends_merge_in_order(opener: &impl Opener<dyn StateStore>) 
     assert_eq!(
         scanned,
         vec![timed(a.0, &a.1), timed(b.0, &b.1), timed(c.0, &c.1)]
+    );
+}
+
+/// A batch means what its ops say in the order they were added, whatever order
+/// a backend inserts them in: ops on one key apply one after another, and a
+/// prefix deletion removes what the ops before it wrote and nothing the ops
+/// after it write. The ops come out of key order, as a micro-batch's do.
+pub async fn ops_take_effect_in_batch_order(opener: &impl Opener<dyn StateStore>) {
+    let (_namespace, store) = open_fresh(opener).await;
+    let mut batch = WriteBatch::new();
+    batch.put(cf::OPERATOR_STATE, b"k/b".to_vec(), b"1".to_vec());
+    batch.put(cf::OPERATOR_STATE, b"k/a".to_vec(), b"1".to_vec());
+    batch.append_timed(
+        cf::OPERATOR_STATE,
+        b"f/t\x00z".to_vec(),
+        timed(i64::MIN, &[(5, 1)]),
+    );
+    batch.put(cf::OPERATOR_STATE, b"k/b".to_vec(), b"2".to_vec());
+    batch.put(cf::COUNTERS, b"k/a".to_vec(), b"7".to_vec());
+    batch.delete(cf::OPERATOR_STATE, b"k/a".to_vec());
+    batch.put(cf::OPERATOR_STATE, b"k/ab".to_vec(), b"3".to_vec());
+    batch.delete_prefix(cf::OPERATOR_STATE, b"k/a".to_vec());
+    batch.put(cf::OPERATOR_STATE, b"k/ac".to_vec(), b"4".to_vec());
+    batch.append_timed(
+        cf::OPERATOR_STATE,
+        b"f/t\x00z".to_vec(),
+        timed(i64::MIN, &[(5, 2)]),
+    );
+    batch.put(cf::OPERATOR_STATE, b"k/b".to_vec(), b"5".to_vec());
+    batch.put(cf::OPERATOR_STATE, b"k/a".to_vec(), b"6".to_vec());
+    batch.delete(cf::OPERATOR_STATE, b"k/b".to_vec());
+    store.write(batch).unwrap();
+    let get = |family, key: &[u8]| store.get(family, key).unwrap();
+    assert_eq!(get(cf::OPERATOR_STATE, b"k/a"), Some(b"6".to_vec()));
+    assert_eq!(
+        get(cf::OPERATOR_STATE, b"k/ab"),
+        None,
+        "deleted by the prefix"
+    );
+    assert_eq!(get(cf::OPERATOR_STATE, b"k/ac"), Some(b"4".to_vec()));
+    assert_eq!(
+        get(cf::OPERATOR_STATE, b"k/b"),
+        None,
+        "the last op deletes it"
+    );
+    assert_eq!(
+        get(cf::COUNTERS, b"k/a"),
+        Some(b"7".to_vec()),
+        "another family"
+    );
+    // Equal times keep the appends' order.
+    assert_eq!(
+        stored_timed(store.as_ref(), b"f/t\x00z"),
+        Some((i64::MIN, vec![(5, 1), (5, 2)]))
     );
 }

@@ -69,7 +69,8 @@ impl RocksStateStore {
     /// (RocksDB recovers the WAL to a point in time).
     fn apply(&self, batch: WriteBatch, sync: bool) -> Result<()> {
         let mut rocks_batch = rocksdb::WriteBatch::default();
-        for op in batch.ops() {
+        let ops = batch.ops();
+        for op in insertion_order(ops).into_iter().map(|at| &ops[at]) {
             match op {
                 WriteOp::Put {
                     column_family,
@@ -100,6 +101,33 @@ impl RocksStateStore {
             .write_opt(rocks_batch, &options)
             .map_err(rocks_error)
     }
+}
+
+/// The order in which `ops` go into RocksDB's batch: by column family and key,
+/// so the memtable's skip list inserts each key next to the previous one
+/// instead of searching from its top (a micro-batch's appends arrive in hash
+/// order, and their inserts were about a third of a commit's CPU). The sort is
+/// stable, so the ops on one key keep their order, and a prefix deletion stays
+/// where it is, between the ops before and after it: the batch means what it
+/// meant.
+fn insertion_order(ops: &[WriteOp]) -> Vec<usize> {
+    fn target(op: &WriteOp) -> Option<(&'static str, &[u8])> {
+        match op {
+            WriteOp::Put {
+                column_family, key, ..
+            }
+            | WriteOp::Delete { column_family, key }
+            | WriteOp::AppendTimed {
+                column_family, key, ..
+            } => Some((*column_family, key.as_slice())),
+            WriteOp::DeletePrefix { .. } => None,
+        }
+    }
+    let mut order: Vec<usize> = (0..ops.len()).collect();
+    for run in order.split_mut(|at| target(&ops[*at]).is_none()) {
+        run.sort_by_key(|at| target(&ops[*at]));
+    }
+    order
 }
 
 /// The merge operator: the stored list (if any) and the appends, oldest first,
