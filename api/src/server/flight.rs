@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use arrow_flight::encode::FlightDataEncoderBuilder;
+use arrow_flight::error::FlightError;
 use arrow_flight::flight_service_server::FlightService;
 use arrow_flight::{
     Action, ActionType, Criteria, Empty, FlightData, FlightDescriptor, FlightInfo,
@@ -61,9 +62,22 @@ impl FlightService for TrainingFlight {
             .generate(&training_request(parsed), Arc::new(|_| {}))
             .await
             .map_err(crate::ApiError::from)?;
-        let batches = futures::stream::iter(set.batches.into_iter().map(Ok));
+        // Each batch is put together from the build's files as it is sent,
+        // on a blocking thread, a few ahead of the encoder.
+        let schema = set.schema.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::task::spawn_blocking(move || {
+            for batch in set.batches {
+                let batch = batch
+                    .map_err(|e| FlightError::Tonic(Box::new(crate::ApiError::from(e).into())));
+                if tx.blocking_send(batch).is_err() {
+                    return;
+                }
+            }
+        });
+        let batches = tokio_stream::wrappers::ReceiverStream::new(rx);
         let data = FlightDataEncoderBuilder::new()
-            .with_schema(set.schema)
+            .with_schema(schema)
             .build(batches)
             .map_err(Status::from);
         Ok(Response::new(data.boxed()))

@@ -56,19 +56,23 @@ impl FeatureStoreService {
 }
 
 /// Streams a built training set: its batches (progress has reached the total
-/// by then), then the summary.
-async fn send_training_set(
+/// by then), each put together as it is sent (this blocks: it reads the
+/// build's files), then the summary.
+fn send_training_set(
     set: TrainingSet,
     tx: &mpsc::Sender<std::result::Result<proto::GenerateTrainingSetResponse, Status>>,
 ) {
-    let total: u64 = set.batches.iter().map(|b| b.num_rows() as u64).sum();
-    for batch in &set.batches {
-        let message = ipc_bytes(batch).map(|arrow_ipc| proto::GenerateTrainingSetResponse {
-            progress: None,
-            arrow_ipc,
-            summary: None,
-        });
-        if tx.send(message).await.is_err() {
+    for batch in set.batches {
+        let message = batch
+            .map_err(status)
+            .and_then(|batch| ipc_bytes(&batch))
+            .map(|arrow_ipc| proto::GenerateTrainingSetResponse {
+                progress: None,
+                arrow_ipc,
+                summary: None,
+            });
+        let failed = message.is_err();
+        if tx.blocking_send(message).is_err() || failed {
             return;
         }
     }
@@ -76,13 +80,13 @@ async fn send_training_set(
         progress: None,
         arrow_ipc: Vec::new(),
         summary: Some(proto::TrainingSetSummary {
-            rows: total,
+            rows: set.rows,
             unknown_keys: set.unknown_keys,
             feature_versions: set.feature_versions,
             events_replayed: set.events_replayed,
         }),
     };
-    let _ = tx.send(Ok(summary)).await;
+    let _ = tx.blocking_send(Ok(summary));
 }
 
 /// The stream a `GenerateTrainingSet` call answers with.
@@ -185,7 +189,9 @@ impl FeatureStoreRpc for FeatureStoreService {
                 let _ = reports.blocking_send(Ok(progress_message(p)));
             });
             match training.generate(&request, progress).await {
-                Ok(set) => send_training_set(set, &tx).await,
+                Ok(set) => {
+                    let _ = tokio::task::spawn_blocking(move || send_training_set(set, &tx)).await;
+                }
                 Err(error) => {
                     let _ = tx.send(Err(status(error))).await;
                 }

@@ -8,15 +8,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Int64Array, TimestampMicrosecondArray};
-use arrow::compute::{cast, concat_batches};
-use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use arrow::compute::{cast, concat};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType};
 use arrow::ipc::reader::StreamReader;
 use arrow::record_batch::RecordBatch;
 use freshet_sql::types::ColumnType;
 
 use crate::ingest::parse_timestamp;
 use crate::pipeline::{format_of, read_file};
-use crate::value::{value_at, Value};
 use crate::{EngineError, Result};
 
 /// A label column holding one entity's keys.
@@ -45,13 +44,27 @@ pub struct LabelColumns {
 /// Checked label rows.
 #[derive(Debug, Clone)]
 pub struct Labels {
-    /// Key columns (one per entity, in [`LabelColumns::entities`] order),
-    /// timestamp (µs, no zone) and value columns, in output order.
+    /// Key columns (one per entity, in [`LabelColumns::entities`] order, cast
+    /// to the entity's key type), timestamp (µs, no zone) and value columns,
+    /// in output order.
     pub batch: RecordBatch,
-    /// Per entity (same order), the key of each row.
-    pub keys: Vec<Vec<Value>>,
+    /// How many key columns lead the batch.
+    pub entities: usize,
+}
+
+impl Labels {
+    /// The keys of entity `entity` (its place in [`LabelColumns::entities`]).
+    pub fn keys(&self, entity: usize) -> &ArrayRef {
+        self.batch.column(entity)
+    }
+
     /// The timestamp of each row, µs.
-    pub times: Vec<i64>,
+    pub fn times(&self) -> &[i64] {
+        self.batch
+            .column(self.entities)
+            .as_primitive::<TimestampMicrosecondType>()
+            .values()
+    }
 }
 
 fn invalid(origin: &str, why: String) -> EngineError {
@@ -92,18 +105,17 @@ pub fn read_label_ipc(bytes: &[u8]) -> Result<Vec<RecordBatch>> {
 
 /// Checks `batches` against `columns` and puts them in output form; `origin`
 /// names where they came from in errors.
-pub fn prepare(columns: &LabelColumns, batches: &[RecordBatch], origin: &str) -> Result<Labels> {
+pub fn prepare(columns: &LabelColumns, batches: Vec<RecordBatch>, origin: &str) -> Result<Labels> {
     let Some(first) = batches.first() else {
         return Err(invalid(origin, "there are no label rows".into()));
     };
-    let all = concat_batches(&first.schema(), batches)?;
-    if all.num_rows() == 0 {
+    let schema = first.schema();
+    if batches.iter().all(|b| b.num_rows() == 0) {
         return Err(invalid(origin, "there are no label rows".into()));
     }
-    let schema = all.schema();
     let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-    let column = |name: &str, role: &str| {
-        all.column_by_name(name).cloned().ok_or_else(|| {
+    let index = |name: &str, role: &str| {
+        schema.index_of(name).map_err(|_| {
             invalid(
                 origin,
                 format!(
@@ -113,12 +125,12 @@ pub fn prepare(columns: &LabelColumns, batches: &[RecordBatch], origin: &str) ->
             )
         })
     };
-    let mut key_arrays = Vec::with_capacity(columns.entities.len());
+    let mut key_columns = Vec::with_capacity(columns.entities.len());
     for entity in &columns.entities {
         let role = format!("the key of entity '{}'", entity.entity);
-        key_arrays.push(column(&entity.column, &role)?);
+        key_columns.push(index(&entity.column, &role)?);
     }
-    let times_array = column(&columns.time_column, "the label timestamp")?;
+    let time_column = index(&columns.time_column, "the label timestamp")?;
     let value_names: Vec<String> = match &columns.value_columns {
         Some(list) => list.clone(),
         None => names
@@ -129,49 +141,89 @@ pub fn prepare(columns: &LabelColumns, batches: &[RecordBatch], origin: &str) ->
             .map(|n| n.to_string())
             .collect(),
     };
-    let mut values = Vec::with_capacity(value_names.len());
+    let mut value_columns = Vec::with_capacity(value_names.len());
     for name in &value_names {
-        values.push((name.clone(), column(name, "a label value")?));
+        value_columns.push((name.clone(), index(name, "a label value")?));
     }
-    let mut keys = Vec::with_capacity(columns.entities.len());
+    // Each column is put together from the batches on its own, and the
+    // batches' parts of it are freed once it is: a large label set is not
+    // held twice.
+    let mut parts = Parts::new(batches, &schema)?;
     let mut fields = Vec::new();
     let mut arrays = Vec::new();
-    for (entity, array) in columns.entities.iter().zip(key_arrays) {
-        let array = key_column(entity, &array, origin)?;
-        let mut entity_keys = Vec::with_capacity(all.num_rows());
-        for row in 0..all.num_rows() {
-            match value_at(&array, row)? {
-                Some(key) => entity_keys.push(key),
-                None => {
-                    return Err(invalid(
-                        origin,
-                        format!(
-                            "row {}: column '{}' (the key of entity '{}') is null",
-                            row + 1,
-                            entity.column,
-                            entity.entity
-                        ),
-                    ))
-                }
-            }
+    for (entity, at) in columns.entities.iter().zip(key_columns) {
+        let array = key_column(entity, &parts.take(at)?, origin)?;
+        if let Some(row) = (0..array.len()).find(|r| array.is_null(*r)) {
+            return Err(invalid(
+                origin,
+                format!(
+                    "row {}: column '{}' (the key of entity '{}') is null",
+                    row + 1,
+                    entity.column,
+                    entity.entity
+                ),
+            ));
         }
-        keys.push(entity_keys);
         fields.push(Field::new(&entity.column, array.data_type().clone(), false));
         arrays.push(array);
     }
-    let times = label_times(&times_array, &columns.time_column, origin)?;
+    let times = label_times(&parts.take(time_column)?, &columns.time_column, origin)?;
     fields.push(Field::new(
         &columns.time_column,
         DataType::Timestamp(TimeUnit::Microsecond, None),
         false,
     ));
-    arrays.push(Arc::new(TimestampMicrosecondArray::from(times.clone())));
-    for (name, array) in values {
+    arrays.push(Arc::new(TimestampMicrosecondArray::from(times)));
+    for (name, at) in value_columns {
+        let array = parts.take(at)?;
         fields.push(Field::new(&name, array.data_type().clone(), true));
         arrays.push(array);
     }
     let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?;
-    Ok(Labels { batch, keys, times })
+    Ok(Labels {
+        batch,
+        entities: columns.entities.len(),
+    })
+}
+
+/// The columns of label batches, each concatenated when first taken (and
+/// kept for a second taker), its parts freed then.
+struct Parts {
+    parts: Vec<Vec<Option<ArrayRef>>>,
+    taken: Vec<Option<ArrayRef>>,
+}
+
+impl Parts {
+    fn new(batches: Vec<RecordBatch>, schema: &SchemaRef) -> Result<Parts> {
+        let mut parts = Vec::with_capacity(batches.len());
+        for batch in batches {
+            if batch.schema().fields() != schema.fields() {
+                return Err(EngineError::InvalidRequest(
+                    "label rows: batches with different columns".into(),
+                ));
+            }
+            parts.push(batch.columns().iter().cloned().map(Some).collect());
+        }
+        Ok(Parts {
+            parts,
+            taken: vec![None; schema.fields().len()],
+        })
+    }
+
+    fn take(&mut self, column: usize) -> Result<ArrayRef> {
+        if let Some(array) = &self.taken[column] {
+            return Ok(array.clone());
+        }
+        let pieces: Vec<ArrayRef> = self
+            .parts
+            .iter_mut()
+            .filter_map(|batch| batch[column].take())
+            .collect();
+        let refs: Vec<&dyn Array> = pieces.iter().map(|a| a.as_ref()).collect();
+        let array = concat(&refs)?;
+        self.taken[column] = Some(array.clone());
+        Ok(array)
+    }
 }
 
 /// The key column cast to the entity's key type (integers to int64, text to utf8).
@@ -257,6 +309,7 @@ fn label_times(array: &ArrayRef, name: &str, origin: &str) -> Result<Vec<i64>> {
 mod tests {
     use super::*;
     use arrow::array::StringArray;
+    use arrow::datatypes::Int64Type;
 
     fn columns() -> LabelColumns {
         LabelColumns {
@@ -300,7 +353,7 @@ mod tests {
     fn rows_come_out_as_key_time_then_values() {
         let labels = prepare(
             &columns(),
-            &[batch(vec![
+            vec![batch(vec![
                 Some("1970-01-01T00:00:01Z"),
                 Some("1970-01-01"),
             ])],
@@ -309,8 +362,8 @@ mod tests {
         .unwrap();
         let names = column_names(&labels);
         assert_eq!(names, ["user_id", "ts", "churned"]);
-        assert_eq!(labels.times, [1_000_000, 0]);
-        assert_eq!(labels.keys, [[Value::Int(5), Value::Int(5)]]);
+        assert_eq!(labels.times(), [1_000_000, 0]);
+        assert_eq!(labels.keys(0).as_primitive::<Int64Type>().values(), &[5, 5]);
     }
 
     #[test]
@@ -340,18 +393,14 @@ mod tests {
             ),
         ])
         .unwrap();
-        let labels = prepare(&two, std::slice::from_ref(&rows), "test").unwrap();
+        let labels = prepare(&two, vec![rows.clone()], "test").unwrap();
         let names = column_names(&labels);
         assert_eq!(names, ["user_id", "item_id", "ts", "churned"]);
-        assert_eq!(
-            labels.keys,
-            [
-                vec![Value::Int(5), Value::Int(6)],
-                vec![Value::Str("a".into()), Value::Str("b".into())]
-            ]
-        );
+        assert_eq!(labels.keys(0).as_primitive::<Int64Type>().values(), &[5, 6]);
+        let items = labels.keys(1).as_string::<i32>();
+        assert_eq!(items.iter().flatten().collect::<Vec<_>>(), ["a", "b"]);
         two.entities[1].column = "sku".into();
-        let missing = prepare(&two, &[rows], "test").unwrap_err().to_string();
+        let missing = prepare(&two, vec![rows], "test").unwrap_err().to_string();
         assert!(
             missing.contains("no column 'sku' (the key of entity 'item')"),
             "{missing}"
@@ -391,7 +440,7 @@ mod tests {
         writer.close().unwrap();
         assert!(std::fs::metadata(&path).unwrap().len() > 10 << 20);
         let read = read_label_file(&path.display().to_string()).await.unwrap();
-        let all = concat_batches(&read[0].schema(), &read).unwrap();
+        let all = arrow::compute::concat_batches(&read[0].schema(), &read).unwrap();
         let n: &Int64Array = all.column(0).as_primitive();
         assert_eq!(n.len(), rows as usize);
         assert!(n.values().iter().enumerate().all(|(i, v)| *v == i as i64));
@@ -401,13 +450,13 @@ mod tests {
     fn bad_timestamps_and_missing_columns_name_the_row_or_column() {
         let null = prepare(
             &columns(),
-            &[batch(vec![Some("2026-01-01"), None])],
+            vec![batch(vec![Some("2026-01-01"), None])],
             "f.csv",
         )
         .unwrap_err()
         .to_string();
         assert!(null.contains("row 2") && null.contains("'ts'"), "{null}");
-        let text = prepare(&columns(), &[batch(vec![Some("yesterday")])], "f.csv")
+        let text = prepare(&columns(), vec![batch(vec![Some("yesterday")])], "f.csv")
             .unwrap_err()
             .to_string();
         assert!(
@@ -416,7 +465,7 @@ mod tests {
         );
         let mut other = columns();
         other.entities[0].column = "account".into();
-        let missing = prepare(&other, &[batch(vec![Some("2026-01-01")])], "f.csv")
+        let missing = prepare(&other, vec![batch(vec![Some("2026-01-01")])], "f.csv")
             .unwrap_err()
             .to_string();
         assert!(missing.contains("'account'"), "{missing}");

@@ -17,6 +17,7 @@ mod log_chunks;
 mod output;
 mod pipelines;
 mod replay;
+mod rows;
 mod spill;
 mod value_bits;
 
@@ -24,8 +25,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use arrow::datatypes::{Field, Schema, SchemaRef};
-use arrow::record_batch::RecordBatch;
+use arrow::array::AsArray;
+use arrow::datatypes::{Field, Int64Type, Schema, SchemaRef};
 use freshet_registry::Registry;
 use freshet_sql::aggregate::AggregateFunction;
 use freshet_sql::duration::parse_duration;
@@ -40,14 +41,15 @@ pub use labels::{prepare, read_label_file, read_label_ipc, EntityColumn, LabelCo
 pub use output::{output_type, ValueColumn};
 pub use pipelines::{plan, ReplayPipeline, LATEST};
 pub use replay::{replay, Collector, FeatureFeed, PipelineSet};
-pub use spill::{Detached, EventRow, Spill};
+pub use rows::{FeatureColumn, TrainingRows};
+pub use spill::{run_schema, Detached, EventRow, RunMerge, RunWriter, Spill, RUN_ROWS};
 
 use crate::aggregate::{fold_until, Aggregation, Retention};
 use crate::catalog::{FeatureCatalog, LatestSet, ResolvedVersion};
 use crate::operators::{FeatureInput, FeatureStats};
 use crate::pipeline::{Pipeline, VIEW_TIME};
 use crate::transforms::finish;
-use crate::value::Value;
+use crate::value::{value_at, Value};
 use crate::{EngineError, Result};
 
 /// Rows per output record batch.
@@ -112,12 +114,15 @@ pub struct Progress {
 }
 
 /// A built training set.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct TrainingSet {
     /// Key, label time, label values, then one column per feature.
     pub schema: SchemaRef,
-    /// The rows in label order, [`OUTPUT_ROWS`] at a time.
-    pub batches: Vec<RecordBatch>,
+    /// The rows in label order, [`OUTPUT_ROWS`] at a time, put together as
+    /// they are read (reading blocks on local files).
+    pub batches: TrainingRows,
+    /// How many rows it has (one per label row).
+    pub rows: u64,
     /// Label rows whose key no event of any requested feature had.
     pub unknown_keys: u64,
     /// The feature versions used, in output order (`name@vN`).
@@ -170,7 +175,8 @@ pub type ProgressSink = Arc<dyn Fn(Progress) + Send + Sync>;
 ///     entities: Default::default(), // each entity's keys in the column named as its key
 /// };
 /// let set = store.training().generate(&request, Arc::new(|_| {})).await.unwrap();
-/// let column = set.batches[0].column_by_name("clicks_1h").unwrap();
+/// let batches: Vec<_> = set.batches.collect::<Result<_, _>>().unwrap();
+/// let column = batches[0].column_by_name("clicks_1h").unwrap();
 /// let counts = column.as_any().downcast_ref::<arrow::array::Int64Array>().unwrap();
 /// assert_eq!(counts.values().to_vec(), vec![1, 1]);
 /// # });
@@ -484,27 +490,39 @@ impl TrainingSets {
         drop(collector);
         spill.seal()?;
         let label_batches = label_batches.unwrap_or_default();
-        let labels = prepare(&resolved.columns, &label_batches, &origin)?;
-        // Copied into `labels`; freed before the evaluation allocates.
-        drop(label_batches);
+        // The batches are freed column by column as the labels take them.
+        let labels = prepare(&resolved.columns, label_batches, &origin)?;
         info!(
-            labels = labels.times.len(),
+            labels = labels.batch.num_rows(),
             features = resolved.features.len(),
             events = events_replayed,
             spilled = spill.spilled_rows(),
             "training set: events collected"
         );
+        let schema = output_schema(&resolved, &labels)?;
         let computed = tokio::task::spawn_blocking(move || {
-            let mut labels = labels;
-            // The keys are only needed to place each label; freed once placed.
-            let label_keys = std::mem::take(&mut labels.keys);
-            compute(&resolved, &labels, label_keys, &keys, &mut spill, progress)
-                .map(|values| (resolved, labels, values))
+            compute(&resolved, &labels, &keys, &mut spill, progress)
+                .map(|computed| (resolved, labels, spill, computed))
         })
         .await
         .map_err(|e| EngineError::Internal(format!("training-set build stopped: {e}")))?;
-        let (resolved, labels, (values, unknown_keys)) = computed?;
-        assemble(&resolved, &labels, values, unknown_keys, events_replayed)
+        let (resolved, labels, spill, computed) = computed?;
+        let rows = labels.batch.num_rows() as u64;
+        Ok(TrainingSet {
+            schema: schema.clone(),
+            batches: TrainingRows::new(
+                schema,
+                labels.batch,
+                computed.features,
+                computed.merges,
+                OUTPUT_ROWS,
+                spill,
+            ),
+            rows,
+            unknown_keys: computed.unknown_keys,
+            feature_versions: resolved.served.iter().map(|s| s.table.clone()).collect(),
+            events_replayed,
+        })
     }
 }
 
@@ -611,28 +629,49 @@ fn label_entities(
     Ok(entities)
 }
 
-/// Every feature's final value per label row, and how many rows had unknown keys.
+/// What [`compute`] leaves for the output.
+struct Computed {
+    /// Where each feature's column comes from.
+    features: Vec<FeatureColumn>,
+    /// Per entity, its features' runs, opened to be read back (`None` when
+    /// none of its features was written to runs).
+    merges: Vec<Option<RunMerge>>,
+    /// Label rows whose key no event of any requested feature had.
+    unknown_keys: u64,
+}
+
+/// Every feature's final value per label row. A feature without statistics
+/// is finished as each key partition is evaluated, and its values go to a
+/// run per (entity, partition), so they are not held for every label row; a
+/// feature whose transforms need statistics is held whole and finished in
+/// label-time order once every partition is evaluated.
 fn compute(
     resolved: &Resolved,
     labels: &Labels,
-    label_keys: Vec<Vec<Value>>,
     keys: &KeyIds,
     spill: &mut Spill,
     progress: ProgressSink,
-) -> Result<(Vec<ValueColumn>, u64)> {
+) -> Result<Computed> {
     let offset = resolved.offset;
-    let total = labels.times.len();
-    let entities = label_keys.len();
+    let times = labels.times();
+    let total = times.len();
+    let entities = labels.entities;
     // Per entity: the label points of each key partition, and the rows whose
     // key of that entity no event had.
     let mut by_partition: Vec<Vec<Vec<LabelPoint>>> =
         vec![vec![Vec::new(); spill.partitions()]; entities];
     let mut unknown: Vec<Vec<(u32, i64)>> = vec![Vec::new(); entities];
     let mut unknown_rows = vec![false; total];
-    for (entity, entity_keys) in label_keys.into_iter().enumerate() {
-        for (index, (key, time)) in entity_keys.iter().zip(&labels.times).enumerate() {
+    for entity in 0..entities {
+        let array = labels.keys(entity);
+        let ints = array.as_primitive_opt::<Int64Type>();
+        for (index, time) in times.iter().enumerate() {
             let at = time.saturating_sub(offset);
-            match keys.get(key) {
+            let id = match ints {
+                Some(ints) => keys.get(&Value::Int(ints.value(index))),
+                None => value_at(array, index)?.and_then(|key| keys.get(&key)),
+            };
+            match id {
                 Some(id) => by_partition[entity][spill.partition_of(id)].push(LabelPoint {
                     key: id,
                     at,
@@ -646,16 +685,55 @@ fn compute(
         }
     }
     let features = resolved.aggregations.len();
-    let mut raw: Vec<ValueColumn> = (0..features).map(|_| ValueColumn::new(total)).collect();
-    let mut observations: Vec<Vec<Observation>> = vec![Vec::new(); features];
     let observe: Vec<bool> = resolved.served.iter().map(|s| s.needs_stats).collect();
-    for (f, aggregation) in resolved.aggregations.iter().enumerate() {
-        for (index, at) in &unknown[resolved.entity_of[f]] {
-            raw[f].set(
-                *index as usize,
-                fold_until(None, aggregation, std::iter::empty::<(i64, Value)>(), *at),
-            );
+    // Per entity, the features written to runs.
+    let mut run_features: Vec<Vec<usize>> = vec![Vec::new(); entities];
+    for f in (0..features).filter(|f| !observe[*f]) {
+        run_features[resolved.entity_of[f]].push(f);
+    }
+    let runs = Runs {
+        resolved,
+        schemas: run_features
+            .iter()
+            .map(|fs| {
+                let types: Vec<_> = fs
+                    .iter()
+                    .map(|f| output_type(resolved.served[*f].value_type))
+                    .collect();
+                run_schema(&types)
+            })
+            .collect(),
+        features: &run_features,
+    };
+    let mut run_files: Vec<Vec<PathBuf>> = vec![Vec::new(); entities];
+    let mut held: Vec<Option<ValueColumn>> = observe
+        .iter()
+        .map(|o| o.then(|| ValueColumn::new(total)))
+        .collect();
+    let mut observations: Vec<Vec<Observation>> = vec![Vec::new(); features];
+    for (entity, rows) in unknown.iter().enumerate() {
+        let empty = |f: usize, at: i64| {
+            fold_until(
+                None,
+                &resolved.aggregations[f],
+                std::iter::empty::<(i64, Value)>(),
+                at,
+            )
+        };
+        for f in (0..features).filter(|f| resolved.entity_of[*f] == entity) {
+            if let Some(column) = held[f].as_mut() {
+                for (index, at) in rows {
+                    column.set(*index as usize, empty(f, *at));
+                }
+            }
         }
+        let values = run_features[entity]
+            .iter()
+            .map(|f| rows.iter().map(|(_, at)| empty(*f, *at)).collect())
+            .collect();
+        let rows = rows.iter().map(|(index, _)| *index).collect();
+        let name = format!("run-e{entity}-unknown.arrow");
+        run_files[entity].extend(runs.write(spill, entity, &name, rows, values)?);
     }
     // Progress counts (row, entity) pairs, reported in rows.
     let pairs = (total * entities) as u64;
@@ -700,51 +778,149 @@ fn compute(
                 .map(|h| h.join().expect("evaluation does not panic"))
                 .collect()
         });
-        for (f, result) in results.into_iter().enumerate() {
-            for (index, value) in result.values {
-                raw[f].set(index as usize, value);
+        let mut results: Vec<Option<PartitionValues>> = results.into_iter().map(Some).collect();
+        for f in 0..features {
+            let Some(column) = held[f].as_mut() else {
+                continue;
+            };
+            if let Some(result) = results[f].take() {
+                for (index, value) in result.values {
+                    column.set(index as usize, value);
+                }
+                observations[f].extend(result.observations);
             }
-            observations[f].extend(result.observations);
+        }
+        for (entity, files) in run_files.iter_mut().enumerate() {
+            // The features of one entity evaluate the same label points, in
+            // their order.
+            let rows: Vec<u32> = by_partition[entity][partition]
+                .iter()
+                .map(|point| point.index)
+                .collect();
+            let values = run_features[entity]
+                .iter()
+                .map(|f| {
+                    results[*f]
+                        .take()
+                        .map(|r| r.values.into_iter().map(|(_, value)| value).collect())
+                        .unwrap_or_default()
+                })
+                .collect();
+            let name = format!("run-e{entity}-p{partition}.arrow");
+            files.extend(runs.write(spill, entity, &name, rows, values)?);
         }
         done += by_partition
             .iter()
             .map(|points| points[partition].len() as u64)
             .sum::<u64>();
+        for entity_points in by_partition.iter_mut() {
+            entity_points[partition] = Vec::new();
+        }
         report(done);
     }
-    let mut order: Vec<(i64, u32)> = Vec::new();
     if observe.iter().any(|o| *o) {
-        order = labels
-            .times
+        let mut order: Vec<(i64, u32)> = times
             .iter()
             .enumerate()
             .map(|(index, time)| (time.saturating_sub(offset), index as u32))
             .collect();
         order.sort_unstable();
-    }
-    for (f, served) in resolved.served.iter().enumerate() {
-        let column = &mut raw[f];
-        if !observe[f] {
-            let stats = FeatureStats::default();
-            for row in 0..column.len() {
+        for (f, served) in resolved.served.iter().enumerate() {
+            let Some(column) = held[f].as_mut() else {
+                continue;
+            };
+            let mut seen = std::mem::take(&mut observations[f]);
+            seen.sort_unstable_by_key(|o| (o.time, o.seq));
+            let mut stats = FeatureStats::default();
+            let mut next = 0;
+            for (at, index) in &order {
+                while next < seen.len() && seen[next].time <= *at {
+                    stats.observe(seen[next].value);
+                    next += 1;
+                }
+                let row = *index as usize;
                 column.set(row, finish(served, column.get(row), &stats));
             }
-            continue;
-        }
-        let mut seen = std::mem::take(&mut observations[f]);
-        seen.sort_unstable_by_key(|o| (o.time, o.seq));
-        let mut stats = FeatureStats::default();
-        let mut next = 0;
-        for (at, index) in &order {
-            while next < seen.len() && seen[next].time <= *at {
-                stats.observe(seen[next].value);
-                next += 1;
-            }
-            let row = *index as usize;
-            column.set(row, finish(served, column.get(row), &stats));
         }
     }
-    Ok((raw, unknown_rows.iter().filter(|u| **u).count() as u64))
+    let columns = (0..features)
+        .map(|f| match held[f].take() {
+            Some(column) => FeatureColumn::Held(column.to_array(resolved.served[f].value_type)),
+            None => {
+                let entity = resolved.entity_of[f];
+                let column = run_features[entity]
+                    .iter()
+                    .position(|g| *g == f)
+                    .unwrap_or_default();
+                FeatureColumn::Run { entity, column }
+            }
+        })
+        .collect();
+    let merges = run_files
+        .into_iter()
+        .zip(&run_features)
+        .map(|(files, features)| match features.is_empty() {
+            true => Ok(None),
+            false => RunMerge::open(files, features.len()).map(Some),
+        })
+        .collect::<Result<_>>()?;
+    Ok(Computed {
+        features: columns,
+        merges,
+        unknown_keys: unknown_rows.iter().filter(|u| **u).count() as u64,
+    })
+}
+
+/// How a build writes runs: per entity, its run features and their schema.
+struct Runs<'a> {
+    resolved: &'a Resolved,
+    schemas: Vec<SchemaRef>,
+    features: &'a [Vec<usize>],
+}
+
+impl Runs<'_> {
+    /// Writes entity `entity`'s run `name`: label rows `rows` (in any order)
+    /// with each run feature's raw value (one list per feature, aligned with
+    /// `rows`), finished. Nothing is written for no rows or no features.
+    fn write(
+        &self,
+        spill: &Spill,
+        entity: usize,
+        name: &str,
+        rows: Vec<u32>,
+        mut values: Vec<Vec<Option<Value>>>,
+    ) -> Result<Option<PathBuf>> {
+        let features = &self.features[entity];
+        if rows.is_empty() || features.is_empty() {
+            return Ok(None);
+        }
+        if values.iter().any(|v| v.len() != rows.len()) {
+            return Err(EngineError::Internal(format!(
+                "training set: run {name} has {} rows but not as many values",
+                rows.len()
+            )));
+        }
+        let mut order: Vec<usize> = (0..rows.len()).collect();
+        order.sort_unstable_by_key(|at| rows[*at]);
+        let mut writer = RunWriter::create(spill.path_for(name)?, self.schemas[entity].clone())?;
+        let stats = FeatureStats::default();
+        for chunk in order.chunks(RUN_ROWS) {
+            let arrays = features
+                .iter()
+                .zip(values.iter_mut())
+                .map(|(f, values)| {
+                    let served = &self.resolved.served[*f];
+                    let mut column = ValueColumn::new(chunk.len());
+                    for (at, from) in chunk.iter().enumerate() {
+                        column.set(at, finish(served, values[*from].take(), &stats));
+                    }
+                    column.to_array(served.value_type)
+                })
+                .collect();
+            writer.write(chunk.iter().map(|at| rows[*at]).collect(), arrays)?;
+        }
+        writer.finish().map(Some)
+    }
 }
 
 /// One partition's events of every feed being read back from a [`Spill`], each
@@ -782,42 +958,22 @@ fn load_partition(spill: &mut Spill, feeds: usize, partition: usize) -> Result<L
     ))
 }
 
-/// The output batches: the label columns, then each feature's column.
-fn assemble(
-    resolved: &Resolved,
-    labels: &Labels,
-    values: Vec<ValueColumn>,
-    unknown_keys: u64,
-    events_replayed: u64,
-) -> Result<TrainingSet> {
-    let label_schema = labels.batch.schema();
-    let mut fields: Vec<Field> = label_schema
+/// The training set's schema: the label columns, then each feature's column.
+fn output_schema(resolved: &Resolved, labels: &Labels) -> Result<SchemaRef> {
+    let mut fields: Vec<Field> = labels
+        .batch
+        .schema()
         .fields()
         .iter()
         .map(|f| f.as_ref().clone())
         .collect();
-    let mut columns = labels.batch.columns().to_vec();
-    // Each column is freed once written out.
-    for ((name, served), column) in resolved.features.iter().zip(&resolved.served).zip(values) {
+    for (name, served) in resolved.features.iter().zip(&resolved.served) {
         if fields.iter().any(|f| f.name() == name) {
             return Err(invalid(format!(
                 "feature '{name}' has the name of a label column or of another requested feature"
             )));
         }
         fields.push(Field::new(name, output_type(served.value_type), true));
-        columns.push(column.to_array(served.value_type));
     }
-    let schema: SchemaRef = Arc::new(Schema::new(fields));
-    let all = RecordBatch::try_new(schema.clone(), columns)?;
-    let batches = (0..all.num_rows())
-        .step_by(OUTPUT_ROWS)
-        .map(|start| all.slice(start, OUTPUT_ROWS.min(all.num_rows() - start)))
-        .collect();
-    Ok(TrainingSet {
-        schema,
-        batches,
-        unknown_keys,
-        feature_versions: resolved.served.iter().map(|s| s.table.clone()).collect(),
-        events_replayed,
-    })
+    Ok(Arc::new(Schema::new(fields)))
 }

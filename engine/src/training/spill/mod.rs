@@ -6,6 +6,7 @@
 //! with many features and partitions does not run out of file handles).
 
 mod columns;
+mod runs;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -19,6 +20,8 @@ use tracing::debug;
 
 use crate::value::Value;
 use crate::{EngineError, Result};
+
+pub use runs::{run_schema, RunMerge, RunWriter, RUN_ROWS};
 
 /// One input event of one feature: its entity key number, event time, place in
 /// the replay (ties in event time go by it), and aggregated value.
@@ -158,6 +161,13 @@ impl Spill {
     /// The partition of an entity key number.
     pub fn partition_of(&self, key: u32) -> usize {
         key as usize % self.partitions
+    }
+
+    /// Where the build's file `name` goes, beside the spilled events (and
+    /// removed with them).
+    pub fn path_for(&self, name: &str) -> Result<PathBuf> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| spill_error(&self.dir, e))?;
+        Ok(self.dir.join(name))
     }
 
     /// Rows written to disk so far.
