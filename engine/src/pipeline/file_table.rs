@@ -91,6 +91,14 @@ pub fn format_of(path: &Path) -> FileFormat {
     format_from_extension(&path.to_string_lossy()).unwrap_or(FileFormat::Json)
 }
 
+/// The columns of a local file, as [`read_file`] will read them (CSV and
+/// JSON types inferred from a sample of rows).
+pub async fn file_schema(path: &Path, format: FileFormat) -> Result<SchemaRef> {
+    let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1));
+    let frame = open_frame(&ctx, path, format).await?;
+    Ok(Arc::new(frame.schema().as_arrow().clone()))
+}
+
 /// Reads a whole local file with DataFusion (CSV with a header row), its rows in
 /// file order: one partition, so no scan is split and interleaved.
 pub async fn read_file(path: &Path, format: FileFormat) -> Result<(SchemaRef, Vec<RecordBatch>)> {

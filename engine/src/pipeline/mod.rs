@@ -21,7 +21,7 @@ use freshet_sql::validate::Catalog;
 use freshet_sql::validate::RelationKind;
 
 pub use batch_table::BatchTable;
-pub use file_table::{format_of, read_file, FileTable};
+pub use file_table::{file_schema, format_of, read_file, FileTable};
 
 use crate::{EngineError, Result};
 

@@ -4,7 +4,7 @@
 //! entity keys (one column per entity), label timestamp, label values.
 
 use std::io::Cursor;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Int64Array, TimestampMicrosecondArray};
@@ -15,7 +15,7 @@ use arrow::record_batch::RecordBatch;
 use freshet_sql::types::ColumnType;
 
 use crate::ingest::parse_timestamp;
-use crate::pipeline::{format_of, read_file};
+use crate::pipeline::{file_schema, format_of, read_file};
 use crate::{EngineError, Result};
 
 /// A label column holding one entity's keys.
@@ -71,9 +71,19 @@ fn invalid(origin: &str, why: String) -> EngineError {
     EngineError::InvalidRequest(format!("labels {origin}: {why}"))
 }
 
-/// Reads a label file: `file:///abs/path` or a path; `.csv` (with a header),
+/// A label file, known to exist and its columns read; its rows are read
+/// when they are needed ([`LabelFile::read`]), so a build does not hold them
+/// while it replays the log.
+#[derive(Debug, Clone)]
+pub struct LabelFile {
+    path: PathBuf,
+    /// Its columns.
+    pub schema: SchemaRef,
+}
+
+/// Opens a label file: `file:///abs/path` or a path; `.csv` (with a header),
 /// `.parquet`, otherwise JSON lines.
-pub async fn read_label_file(uri: &str) -> Result<Vec<RecordBatch>> {
+pub async fn open_label_file(uri: &str) -> Result<LabelFile> {
     if uri.starts_with("s3://") {
         return Err(EngineError::Unsupported(format!(
             "labels '{uri}': only local files are read by this build"
@@ -86,10 +96,27 @@ pub async fn read_label_file(uri: &str) -> Result<Vec<RecordBatch>> {
             path.display()
         )));
     }
-    let (_, batches) = read_file(path, format_of(path)).await.map_err(|e| {
-        EngineError::InvalidRequest(format!("labels file '{}': {e}", path.display()))
-    })?;
-    Ok(batches)
+    let schema = file_schema(path, format_of(path))
+        .await
+        .map_err(|e| unreadable(path, e))?;
+    Ok(LabelFile {
+        path: path.to_path_buf(),
+        schema,
+    })
+}
+
+impl LabelFile {
+    /// Reads its rows, in file order.
+    pub async fn read(&self) -> Result<Vec<RecordBatch>> {
+        let (_, batches) = read_file(&self.path, format_of(&self.path))
+            .await
+            .map_err(|e| unreadable(&self.path, e))?;
+        Ok(batches)
+    }
+}
+
+fn unreadable(path: &Path, error: EngineError) -> EngineError {
+    EngineError::InvalidRequest(format!("labels file '{}': {error}", path.display()))
 }
 
 /// Reads inline label rows: an Arrow IPC stream.
@@ -113,38 +140,11 @@ pub fn prepare(columns: &LabelColumns, batches: Vec<RecordBatch>, origin: &str) 
     if batches.iter().all(|b| b.num_rows() == 0) {
         return Err(invalid(origin, "there are no label rows".into()));
     }
-    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-    let index = |name: &str, role: &str| {
-        schema.index_of(name).map_err(|_| {
-            invalid(
-                origin,
-                format!(
-                    "no column '{name}' ({role}); the columns are {}",
-                    names.join(", ")
-                ),
-            )
-        })
-    };
-    let mut key_columns = Vec::with_capacity(columns.entities.len());
-    for entity in &columns.entities {
-        let role = format!("the key of entity '{}'", entity.entity);
-        key_columns.push(index(&entity.column, &role)?);
-    }
-    let time_column = index(&columns.time_column, "the label timestamp")?;
-    let value_names: Vec<String> = match &columns.value_columns {
-        Some(list) => list.clone(),
-        None => names
-            .iter()
-            .filter(|n| {
-                **n != columns.time_column && !columns.entities.iter().any(|e| e.column == **n)
-            })
-            .map(|n| n.to_string())
-            .collect(),
-    };
-    let mut value_columns = Vec::with_capacity(value_names.len());
-    for name in &value_names {
-        value_columns.push((name.clone(), index(name, "a label value")?));
-    }
+    let Located {
+        keys: key_columns,
+        time: time_column,
+        values: value_columns,
+    } = locate(columns, &schema, origin)?;
     // Each column is put together from the batches on its own, and the
     // batches' parts of it are freed once it is: a large label set is not
     // held twice.
@@ -184,6 +184,56 @@ pub fn prepare(columns: &LabelColumns, batches: Vec<RecordBatch>, origin: &str) 
         batch,
         entities: columns.entities.len(),
     })
+}
+
+/// Where the columns [`LabelColumns`] names are in a schema.
+struct Located {
+    keys: Vec<usize>,
+    time: usize,
+    values: Vec<(String, usize)>,
+}
+
+/// Checks that `schema` has every column `columns` names, naming the first
+/// missing one and its role.
+pub fn check_columns(columns: &LabelColumns, schema: &Schema, origin: &str) -> Result<()> {
+    locate(columns, schema, origin).map(|_| ())
+}
+
+fn locate(columns: &LabelColumns, schema: &Schema, origin: &str) -> Result<Located> {
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let index = |name: &str, role: &str| {
+        schema.index_of(name).map_err(|_| {
+            invalid(
+                origin,
+                format!(
+                    "no column '{name}' ({role}); the columns are {}",
+                    names.join(", ")
+                ),
+            )
+        })
+    };
+    let mut keys = Vec::with_capacity(columns.entities.len());
+    for entity in &columns.entities {
+        let role = format!("the key of entity '{}'", entity.entity);
+        keys.push(index(&entity.column, &role)?);
+    }
+    let time = index(&columns.time_column, "the label timestamp")?;
+    let value_names: Vec<String> = match &columns.value_columns {
+        Some(list) => list.clone(),
+        None => names
+            .iter()
+            .filter(|n| {
+                **n != columns.time_column && !columns.entities.iter().any(|e| e.column == **n)
+            })
+            .map(|n| n.to_string())
+            .collect(),
+    };
+    let mut values = Vec::with_capacity(value_names.len());
+    for name in value_names {
+        let at = index(&name, "a label value")?;
+        values.push((name, at));
+    }
+    Ok(Located { keys, time, values })
 }
 
 /// The columns of label batches, each concatenated when first taken (and
@@ -439,7 +489,12 @@ mod tests {
         writer.write(&batch).unwrap();
         writer.close().unwrap();
         assert!(std::fs::metadata(&path).unwrap().len() > 10 << 20);
-        let read = read_label_file(&path.display().to_string()).await.unwrap();
+        let read = open_label_file(&path.display().to_string())
+            .await
+            .unwrap()
+            .read()
+            .await
+            .unwrap();
         let all = arrow::compute::concat_batches(&read[0].schema(), &read).unwrap();
         let n: &Int64Array = all.column(0).as_primitive();
         assert_eq!(n.len(), rows as usize);

@@ -27,6 +27,7 @@ use std::sync::Arc;
 
 use arrow::array::AsArray;
 use arrow::datatypes::{Field, Int64Type, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
 use freshet_registry::Registry;
 use freshet_sql::aggregate::AggregateFunction;
 use freshet_sql::duration::parse_duration;
@@ -37,7 +38,10 @@ use tracing::info;
 
 pub use as_of::{evaluate_partition, sort_events, LabelPoint, Observation, PartitionValues};
 pub use keys::KeyIds;
-pub use labels::{prepare, read_label_file, read_label_ipc, EntityColumn, LabelColumns, Labels};
+pub use labels::{
+    check_columns, open_label_file, prepare, read_label_ipc, EntityColumn, LabelColumns, LabelFile,
+    Labels,
+};
 pub use output::{output_type, ValueColumn};
 pub use pipelines::{plan, ReplayPipeline, LATEST};
 pub use replay::{replay, Collector, FeatureFeed, PipelineSet};
@@ -387,9 +391,19 @@ impl TrainingSets {
     ) -> Result<TrainingSet> {
         let resolved = self.resolve(request).await?;
         let active = self.catalog.latest();
-        let (label_relation, mut label_batches, origin) = match &request.rows {
-            LabelRows::Uri(uri) => (None, Some(read_label_file(uri).await?), format!("'{uri}'")),
-            LabelRows::Inline(bytes) => (None, Some(read_label_ipc(bytes)?), "(inline)".into()),
+        // A label file is opened (its columns checked) now, and read once the
+        // log is replayed, so its rows and the replay's are not held together.
+        let (label_relation, label_input, origin) = match &request.rows {
+            LabelRows::Uri(uri) => (
+                None,
+                LabelInput::File(open_label_file(uri).await?),
+                format!("'{uri}'"),
+            ),
+            LabelRows::Inline(bytes) => (
+                None,
+                LabelInput::Rows(read_label_ipc(bytes)?),
+                "(inline)".into(),
+            ),
             LabelRows::Registry => {
                 let label = resolved.label.as_ref().ok_or_else(|| {
                     invalid("name a label, a labels file or inline labels".into())
@@ -421,10 +435,10 @@ impl TrainingSets {
                                     label.name, label.source
                                 ))
                             })?;
-                        (None, Some(read_label_file(&uri).await?), origin)
+                        (None, LabelInput::File(open_label_file(&uri).await?), origin)
                     }
                     RelationKind::Stream | RelationKind::Transformation => {
-                        (Some(label.source.clone()), None, origin)
+                        (Some(label.source.clone()), LabelInput::Collected, origin)
                     }
                     RelationKind::View => {
                         return Err(EngineError::Unsupported(format!(
@@ -436,6 +450,14 @@ impl TrainingSets {
             }
         };
 
+        let early_schema = match &label_input {
+            LabelInput::File(file) => Some(file.schema.clone()),
+            LabelInput::Rows(rows) => rows.first().map(|batch| batch.schema()),
+            LabelInput::Collected => None,
+        };
+        if let Some(schema) = early_schema {
+            check_columns(&resolved.columns, &schema, &origin)?;
+        }
         let mut keys = KeyIds::default();
         let mut spill = Spill::new(
             &self.config.spill_dir,
@@ -484,12 +506,14 @@ impl TrainingSets {
             )));
         }
         let events_replayed = collector.events;
-        if label_batches.is_none() {
-            label_batches = Some(std::mem::take(&mut collector.label_rows));
-        }
+        let collected = std::mem::take(&mut collector.label_rows);
         drop(collector);
         spill.seal()?;
-        let label_batches = label_batches.unwrap_or_default();
+        let label_batches = match label_input {
+            LabelInput::File(file) => file.read().await?,
+            LabelInput::Rows(rows) => rows,
+            LabelInput::Collected => collected,
+        };
         // The batches are freed column by column as the labels take them.
         let labels = prepare(&resolved.columns, label_batches, &origin)?;
         info!(
@@ -524,6 +548,16 @@ impl TrainingSets {
             events_replayed,
         })
     }
+}
+
+/// Where a build's label rows come from.
+enum LabelInput {
+    /// A file, read once the log is replayed.
+    File(LabelFile),
+    /// Rows the request carried.
+    Rows(Vec<RecordBatch>),
+    /// A relation's rows, collected by the replay.
+    Collected,
 }
 
 /// How many workers run a replay's SQL: one per core, at most
@@ -662,25 +696,39 @@ fn compute(
         vec![vec![Vec::new(); spill.partitions()]; entities];
     let mut unknown: Vec<Vec<(u32, i64)>> = vec![Vec::new(); entities];
     let mut unknown_rows = vec![false; total];
+    // Each partition's points are counted before they are placed, so the
+    // lists are allocated at their size rather than grown by doubling.
+    const UNKNOWN: u32 = u32::MAX;
     for entity in 0..entities {
         let array = labels.keys(entity);
         let ints = array.as_primitive_opt::<Int64Type>();
-        for (index, time) in times.iter().enumerate() {
+        let ids = (0..total)
+            .map(|index| {
+                let id = match ints {
+                    Some(ints) => keys.get(&Value::Int(ints.value(index))),
+                    None => value_at(array, index)?.and_then(|key| keys.get(&key)),
+                };
+                Ok(id.unwrap_or(UNKNOWN))
+            })
+            .collect::<Result<Vec<u32>>>()?;
+        let mut counts = vec![0usize; spill.partitions()];
+        for id in ids.iter().filter(|id| **id != UNKNOWN) {
+            counts[spill.partition_of(*id)] += 1;
+        }
+        for (points, count) in by_partition[entity].iter_mut().zip(counts) {
+            points.reserve_exact(count);
+        }
+        for (index, (id, time)) in ids.into_iter().zip(times).enumerate() {
             let at = time.saturating_sub(offset);
-            let id = match ints {
-                Some(ints) => keys.get(&Value::Int(ints.value(index))),
-                None => value_at(array, index)?.and_then(|key| keys.get(&key)),
-            };
-            match id {
-                Some(id) => by_partition[entity][spill.partition_of(id)].push(LabelPoint {
+            if id == UNKNOWN {
+                unknown[entity].push((index as u32, at));
+                unknown_rows[index] = true;
+            } else {
+                by_partition[entity][spill.partition_of(id)].push(LabelPoint {
                     key: id,
                     at,
                     index: index as u32,
-                }),
-                None => {
-                    unknown[entity].push((index as u32, at));
-                    unknown_rows[index] = true;
-                }
+                });
             }
         }
     }
