@@ -148,7 +148,14 @@ pub fn prepare(columns: &LabelColumns, batches: Vec<RecordBatch>, origin: &str) 
     // Each column is put together from the batches on its own, and the
     // batches' parts of it are freed once it is: a large label set is not
     // held twice.
-    let mut parts = Parts::new(batches, &schema)?;
+    let mut uses = vec![0usize; schema.fields().len()];
+    for at in key_columns.iter().chain([&time_column]) {
+        uses[*at] += 1;
+    }
+    for (_, at) in &value_columns {
+        uses[*at] += 1;
+    }
+    let mut parts = Parts::new(batches, &schema, uses)?;
     let mut fields = Vec::new();
     let mut arrays = Vec::new();
     for (entity, at) in columns.entities.iter().zip(key_columns) {
@@ -236,15 +243,17 @@ fn locate(columns: &LabelColumns, schema: &Schema, origin: &str) -> Result<Locat
     Ok(Located { keys, time, values })
 }
 
-/// The columns of label batches, each concatenated when first taken (and
-/// kept for a second taker), its parts freed then.
+/// The columns of label batches, each concatenated when first taken, its
+/// parts freed then (and the whole kept only while another take of it is to
+/// come).
 struct Parts {
     parts: Vec<Vec<Option<ArrayRef>>>,
     taken: Vec<Option<ArrayRef>>,
+    uses: Vec<usize>,
 }
 
 impl Parts {
-    fn new(batches: Vec<RecordBatch>, schema: &SchemaRef) -> Result<Parts> {
+    fn new(batches: Vec<RecordBatch>, schema: &SchemaRef, uses: Vec<usize>) -> Result<Parts> {
         let mut parts = Vec::with_capacity(batches.len());
         for batch in batches {
             if batch.schema().fields() != schema.fields() {
@@ -257,12 +266,19 @@ impl Parts {
         Ok(Parts {
             parts,
             taken: vec![None; schema.fields().len()],
+            uses,
         })
     }
 
     fn take(&mut self, column: usize) -> Result<ArrayRef> {
+        self.uses[column] = self.uses[column].saturating_sub(1);
+        let more = self.uses[column] > 0;
         if let Some(array) = &self.taken[column] {
-            return Ok(array.clone());
+            let array = array.clone();
+            if !more {
+                self.taken[column] = None;
+            }
+            return Ok(array);
         }
         let pieces: Vec<ArrayRef> = self
             .parts
@@ -271,7 +287,9 @@ impl Parts {
             .collect();
         let refs: Vec<&dyn Array> = pieces.iter().map(|a| a.as_ref()).collect();
         let array = concat(&refs)?;
-        self.taken[column] = Some(array.clone());
+        if more {
+            self.taken[column] = Some(array.clone());
+        }
         Ok(array)
     }
 }
@@ -414,6 +432,38 @@ mod tests {
         assert_eq!(names, ["user_id", "ts", "churned"]);
         assert_eq!(labels.times(), [1_000_000, 0]);
         assert_eq!(labels.keys(0).as_primitive::<Int64Type>().values(), &[5, 5]);
+    }
+
+    #[test]
+    fn batches_are_joined_and_a_column_named_twice_comes_out_twice() {
+        let mut both = columns();
+        both.value_columns = Some(vec!["churned".into(), "user_id".into()]);
+        let labels = prepare(
+            &both,
+            vec![
+                batch(vec![Some("1970-01-01")]),
+                batch(vec![]),
+                batch(vec![Some("1970-01-02"), Some("1970-01-03")]),
+            ],
+            "test",
+        )
+        .unwrap();
+        assert_eq!(
+            column_names(&labels),
+            ["user_id", "ts", "churned", "user_id"]
+        );
+        assert_eq!(labels.times(), [0, 86_400_000_000, 172_800_000_000]);
+        assert_eq!(
+            labels.keys(0).as_primitive::<Int64Type>().values(),
+            &[5, 5, 5]
+        );
+        let churned = labels.batch.column(2).as_primitive::<Int64Type>();
+        assert_eq!(churned.values(), &[0, 0, 1]);
+        let again = labels
+            .batch
+            .column(3)
+            .as_primitive::<arrow::datatypes::Int32Type>();
+        assert_eq!(again.values(), &[5, 5, 5]);
     }
 
     #[test]
