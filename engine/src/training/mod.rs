@@ -46,7 +46,9 @@ pub use output::{output_type, ValueColumn};
 pub use pipelines::{plan, ReplayPipeline, LATEST};
 pub use replay::{replay, Collector, FeatureFeed, PipelineSet};
 pub use rows::{FeatureColumn, TrainingRows};
-pub use spill::{run_schema, Detached, EventRow, RunMerge, RunWriter, Spill, RUN_ROWS};
+pub use spill::{
+    run_schema, write_batches, BatchFile, Detached, EventRow, RunMerge, RunWriter, Spill, RUN_ROWS,
+};
 
 use crate::aggregate::{fold_until, Aggregation, Retention};
 use crate::catalog::{FeatureCatalog, LatestSet, ResolvedVersion};
@@ -525,24 +527,23 @@ impl TrainingSets {
         );
         let schema = output_schema(&resolved, &labels)?;
         let computed = tokio::task::spawn_blocking(move || {
-            compute(&resolved, &labels, &keys, &mut spill, progress)
-                .map(|computed| (resolved, labels, spill, computed))
+            compute(&resolved, labels, &keys, &mut spill, progress)
+                .map(|computed| (resolved, spill, computed))
         })
         .await
         .map_err(|e| EngineError::Internal(format!("training-set build stopped: {e}")))?;
-        let (resolved, labels, spill, computed) = computed?;
-        let rows = labels.batch.num_rows() as u64;
+        let (resolved, spill, computed) = computed?;
         Ok(TrainingSet {
             schema: schema.clone(),
             batches: TrainingRows::new(
                 schema,
-                labels.batch,
+                computed.labels,
+                computed.rows,
                 computed.features,
                 computed.merges,
-                OUTPUT_ROWS,
                 spill,
             ),
-            rows,
+            rows: computed.rows as u64,
             unknown_keys: computed.unknown_keys,
             feature_versions: resolved.served.iter().map(|s| s.table.clone()).collect(),
             events_replayed,
@@ -665,6 +666,10 @@ fn label_entities(
 
 /// What [`compute`] leaves for the output.
 struct Computed {
+    /// The label columns, written out [`OUTPUT_ROWS`] rows a batch.
+    labels: BatchFile,
+    /// How many label rows there are.
+    rows: usize,
     /// Where each feature's column comes from.
     features: Vec<FeatureColumn>,
     /// Per entity, its features' runs, opened to be read back (`None` when
@@ -678,10 +683,12 @@ struct Computed {
 /// is finished as each key partition is evaluated, and its values go to a
 /// run per (entity, partition), so they are not held for every label row; a
 /// feature whose transforms need statistics is held whole and finished in
-/// label-time order once every partition is evaluated.
+/// label-time order once every partition is evaluated. The label columns are
+/// written to a file once each row is placed, and read back as the output is
+/// put together.
 fn compute(
     resolved: &Resolved,
-    labels: &Labels,
+    labels: Labels,
     keys: &KeyIds,
     spill: &mut Spill,
     progress: ProgressSink,
@@ -734,6 +741,21 @@ fn compute(
     }
     let features = resolved.aggregations.len();
     let observe: Vec<bool> = resolved.served.iter().map(|s| s.needs_stats).collect();
+    // Features with statistics are finished in label-time order at the end.
+    let order: Vec<(i64, u32)> = match observe.iter().any(|o| *o) {
+        true => {
+            let mut order: Vec<(i64, u32)> = times
+                .iter()
+                .enumerate()
+                .map(|(index, time)| (time.saturating_sub(offset), index as u32))
+                .collect();
+            order.sort_unstable();
+            order
+        }
+        false => Vec::new(),
+    };
+    let label_file = write_batches(spill.path_for("labels.arrow")?, &labels.batch, OUTPUT_ROWS)?;
+    drop(labels);
     // Per entity, the features written to runs.
     let mut run_features: Vec<Vec<usize>> = vec![Vec::new(); entities];
     for f in (0..features).filter(|f| !observe[*f]) {
@@ -866,13 +888,7 @@ fn compute(
         }
         report(done);
     }
-    if observe.iter().any(|o| *o) {
-        let mut order: Vec<(i64, u32)> = times
-            .iter()
-            .enumerate()
-            .map(|(index, time)| (time.saturating_sub(offset), index as u32))
-            .collect();
-        order.sort_unstable();
+    if !order.is_empty() {
         for (f, served) in resolved.served.iter().enumerate() {
             let Some(column) = held[f].as_mut() else {
                 continue;
@@ -913,6 +929,8 @@ fn compute(
         })
         .collect::<Result<_>>()?;
     Ok(Computed {
+        labels: BatchFile::open(label_file)?,
+        rows: total,
         features: columns,
         merges,
         unknown_keys: unknown_rows.iter().filter(|u| **u).count() as u64,

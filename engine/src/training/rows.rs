@@ -1,14 +1,14 @@
 //! [`TrainingRows`]: a built training set's rows, put together in label order
 //! [`OUTPUT_ROWS`](super::OUTPUT_ROWS) at a time as they are read: the label
-//! columns, then each feature's values, merged back by label row number from
-//! the runs its partitions were written to (or sliced from the column a
-//! feature with statistics is held in).
+//! columns, read back from the file they were written to, then each feature's
+//! values, merged back by label row number from the runs its partitions were
+//! written to (or sliced from the column a feature with statistics is held in).
 
 use arrow::array::ArrayRef;
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
-use super::spill::{RunMerge, Spill};
+use super::spill::{BatchFile, RunMerge, Spill};
 use crate::Result;
 
 /// Where a feature's output column comes from.
@@ -30,10 +30,10 @@ pub enum FeatureColumn {
 /// batches. The runs stay on disk until it is dropped.
 pub struct TrainingRows {
     schema: SchemaRef,
-    labels: RecordBatch,
+    labels: BatchFile,
+    total: usize,
     features: Vec<FeatureColumn>,
     merges: Vec<Option<RunMerge>>,
-    batch_rows: usize,
     next: usize,
     _files: Spill,
 }
@@ -41,31 +41,31 @@ pub struct TrainingRows {
 impl std::fmt::Debug for TrainingRows {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TrainingRows")
-            .field("rows", &self.labels.num_rows())
+            .field("rows", &self.total)
             .field("next", &self.next)
             .finish()
     }
 }
 
 impl TrainingRows {
-    /// Rows of `schema`: the columns of `labels`, then one per feature, from
-    /// `features`, whose runs `merges` reads (per entity, `None` when no
-    /// feature of it was written to runs), `batch_rows` rows a batch. `files`
-    /// holds the runs' directory.
+    /// Rows of `schema`: the `total` label rows `labels` holds (a batch of
+    /// them per output batch), then one column per feature, from `features`,
+    /// whose runs `merges` reads (per entity, `None` when no feature of it was
+    /// written to runs). `files` holds the directory of those files.
     pub fn new(
         schema: SchemaRef,
-        labels: RecordBatch,
+        labels: BatchFile,
+        total: usize,
         features: Vec<FeatureColumn>,
         merges: Vec<Option<RunMerge>>,
-        batch_rows: usize,
         files: Spill,
     ) -> TrainingRows {
         TrainingRows {
             schema,
             labels,
+            total,
             features,
             merges,
-            batch_rows: batch_rows.max(1),
             next: 0,
             _files: files,
         }
@@ -73,10 +73,13 @@ impl TrainingRows {
 
     /// All label rows.
     pub fn total(&self) -> usize {
-        self.labels.num_rows()
+        self.total
     }
 
-    fn batch(&mut self, start: usize, len: usize) -> Result<RecordBatch> {
+    /// The output batch of the label rows in `labels`, which start at row
+    /// `start`.
+    fn batch(&mut self, start: usize, labels: RecordBatch) -> Result<RecordBatch> {
+        let len = labels.num_rows();
         let end = start + len;
         let mut taken: Vec<Option<Vec<ArrayRef>>> = Vec::with_capacity(self.merges.len());
         for merge in &mut self.merges {
@@ -85,7 +88,7 @@ impl TrainingRows {
                 None => None,
             });
         }
-        let mut columns = self.labels.slice(start, len).columns().to_vec();
+        let mut columns = labels.columns().to_vec();
         for feature in &self.features {
             columns.push(match feature {
                 FeatureColumn::Held(array) => array.slice(start, len),
@@ -108,17 +111,24 @@ impl Iterator for TrainingRows {
     type Item = Result<RecordBatch>;
 
     fn next(&mut self) -> Option<Result<RecordBatch>> {
-        let total = self.labels.num_rows();
-        if self.next >= total {
+        if self.next >= self.total {
             return None;
         }
         let start = self.next;
-        let len = self.batch_rows.min(total - start);
-        self.next = total.min(start + len);
-        let batch = self.batch(start, len);
+        let batch = match self.labels.next_batch() {
+            Ok(Some(labels)) if labels.num_rows() > 0 => {
+                self.next = start + labels.num_rows();
+                self.batch(start, labels)
+            }
+            Ok(_) => Err(crate::EngineError::Internal(format!(
+                "training set: the label rows end at row {start} of {}",
+                self.total
+            ))),
+            Err(error) => Err(error),
+        };
         if batch.is_err() {
             // An error ends the rows.
-            self.next = total;
+            self.next = self.total;
         }
         Some(batch)
     }

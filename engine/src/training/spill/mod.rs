@@ -21,7 +21,7 @@ use tracing::debug;
 use crate::value::Value;
 use crate::{EngineError, Result};
 
-pub use runs::{run_schema, RunMerge, RunWriter, RUN_ROWS};
+pub use runs::{run_schema, write_batches, BatchFile, RunMerge, RunWriter, RUN_ROWS};
 
 /// One input event of one feature: its entity key number, event time, place in
 /// the replay (ties in event time go by it), and aggregated value.

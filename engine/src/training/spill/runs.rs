@@ -189,6 +189,52 @@ impl RunMerge {
     }
 }
 
+/// Writes `batch` to a new Arrow IPC file at `path`, `rows` rows a batch (the
+/// label columns of a training set, read back a batch at a time as the output
+/// is put together: [`BatchFile`]).
+pub fn write_batches(path: PathBuf, batch: &RecordBatch, rows: usize) -> Result<PathBuf> {
+    let io = |path: &Path, e: arrow::error::ArrowError| spill_error(path, std::io::Error::other(e));
+    let file = File::create(&path).map_err(|e| spill_error(&path, e))?;
+    let mut writer =
+        FileWriter::try_new(BufWriter::new(file), &batch.schema()).map_err(|e| io(&path, e))?;
+    for start in (0..batch.num_rows()).step_by(rows.max(1)) {
+        let len = rows.max(1).min(batch.num_rows() - start);
+        writer
+            .write(&batch.slice(start, len))
+            .map_err(|e| io(&path, e))?;
+    }
+    writer.finish().map_err(|e| io(&path, e))?;
+    writer
+        .get_mut()
+        .flush()
+        .map_err(|e| spill_error(&path, e))?;
+    Ok(path)
+}
+
+/// The batches of a file [`write_batches`] wrote, read in order.
+pub struct BatchFile {
+    path: PathBuf,
+    reader: FileReader<BufReader<File>>,
+}
+
+impl BatchFile {
+    /// Opens the file at `path`.
+    pub fn open(path: PathBuf) -> Result<BatchFile> {
+        let file = File::open(&path).map_err(|e| spill_error(&path, e))?;
+        let reader = FileReader::try_new(BufReader::new(file), None)
+            .map_err(|e| spill_error(&path, std::io::Error::other(e)))?;
+        Ok(BatchFile { path, reader })
+    }
+
+    /// The next batch; `None` at the end.
+    pub fn next_batch(&mut self) -> Result<Option<RecordBatch>> {
+        self.reader
+            .next()
+            .transpose()
+            .map_err(|e| spill_error(&self.path, std::io::Error::other(e)))
+    }
+}
+
 fn corrupt(path: &Path, why: &str) -> EngineError {
     spill_error(
         path,
