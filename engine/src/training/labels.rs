@@ -58,6 +58,17 @@ impl Labels {
         self.batch.column(entity)
     }
 
+    /// Only the key and timestamp columns, the ones placing label rows
+    /// needs: the other columns' buffers are freed with `self` (columns are
+    /// shared, not copied).
+    pub fn placing(self) -> Result<Labels> {
+        let columns: Vec<usize> = (0..=self.entities).collect();
+        Ok(Labels {
+            batch: self.batch.project(&columns)?,
+            entities: self.entities,
+        })
+    }
+
     /// The timestamp of each row, µs.
     pub fn times(&self) -> &[i64] {
         self.batch

@@ -694,6 +694,11 @@ fn compute(
     progress: ProgressSink,
 ) -> Result<Computed> {
     let offset = resolved.offset;
+    // The label columns go to a file first; placing rows needs only the key
+    // and time columns, so the others are freed before the label points are
+    // made.
+    let label_file = write_batches(spill.path_for("labels.arrow")?, &labels.batch, OUTPUT_ROWS)?;
+    let labels = labels.placing()?;
     let times = labels.times();
     let total = times.len();
     let entities = labels.entities;
@@ -754,7 +759,6 @@ fn compute(
         }
         false => Vec::new(),
     };
-    let label_file = write_batches(spill.path_for("labels.arrow")?, &labels.batch, OUTPUT_ROWS)?;
     drop(labels);
     // Per entity, the features written to runs.
     let mut run_features: Vec<Vec<usize>> = vec![Vec::new(); entities];
