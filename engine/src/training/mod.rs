@@ -684,8 +684,8 @@ struct Computed {
 /// run per (entity, partition), so they are not held for every label row; a
 /// feature whose transforms need statistics is held whole and finished in
 /// label-time order once every partition is evaluated. The label columns are
-/// written to a file once each row is placed, and read back as the output is
-/// put together.
+/// written to a file before any row is placed (placing keeps only the key and
+/// time columns), and read back as the output is put together.
 fn compute(
     resolved: &Resolved,
     labels: Labels,
