@@ -11,7 +11,7 @@ use std::time::Instant;
 use freshet_registry::{Plan, Registry, RegistryError, Versioned};
 use freshet_sql::model::{Definitions, Source};
 use freshet_sql::resolved::StreamSource;
-use freshet_storage::log::{EventLog, Position};
+use freshet_storage::log::{EventLog, PartitionRanges, Position};
 use freshet_storage::online::OnlineStore;
 use freshet_storage::state::StateStore;
 use tracing::warn;
@@ -41,6 +41,8 @@ pub struct SourceReport {
 pub struct StreamReport {
     /// Each partition's head.
     pub heads: Vec<Position>,
+    /// Each partition's local and archived ranges.
+    pub ranges: Vec<PartitionRanges>,
     /// Events in its log.
     pub accepted: u64,
     /// Events ever refused.
@@ -282,6 +284,7 @@ impl FeatureStore {
                     Some(StreamReport {
                         lag: found.accepted.saturating_sub(processed),
                         heads: found.heads,
+                        ranges: found.ranges,
                         accepted: found.accepted,
                         rejected: found.rejected,
                         rejected_kept: found.rejected_kept,

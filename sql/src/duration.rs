@@ -11,6 +11,30 @@ use std::time::Duration;
 /// assert!(parse_duration("7x").is_err());
 /// ```
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let millis = parse_millis(text)?;
+    if millis == 0 {
+        return Err(format!(
+            "duration '{}' must be greater than zero",
+            text.trim()
+        ));
+    }
+    Ok(Duration::from_millis(millis))
+}
+
+/// Parses an interval between checks: as [`parse_duration`], and zero (`0ms`)
+/// is allowed, meaning "check every time".
+///
+/// ```
+/// use freshet_sql::duration::parse_interval;
+/// assert!(parse_interval("0ms").unwrap().is_zero());
+/// assert_eq!(parse_interval("10s").unwrap().as_secs(), 10);
+/// ```
+pub fn parse_interval(text: &str) -> Result<Duration, String> {
+    parse_millis(text).map(Duration::from_millis)
+}
+
+/// The milliseconds `<integer><unit>` stands for, zero included.
+fn parse_millis(text: &str) -> Result<u64, String> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(|| {
         format!("duration '{text}' has no unit (use ms, s, m, h, d or w, as in '7d')")
@@ -37,18 +61,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             ))
         }
     };
-    let millis = amount
+    amount
         .checked_mul(millis_per_unit)
-        .ok_or_else(|| format!("duration '{text}' is too large"))?;
-    if millis == 0 {
-        return Err(format!("duration '{text}' must be greater than zero"));
-    }
-    Ok(Duration::from_millis(millis))
+        .ok_or_else(|| format!("duration '{text}' is too large"))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_duration;
+    use super::{parse_duration, parse_interval};
 
     #[test]
     fn units() {
@@ -65,5 +85,12 @@ mod tests {
         assert!(parse_duration("99999999999999999999d")
             .unwrap_err()
             .contains("too large"));
+    }
+
+    #[test]
+    fn intervals_may_be_zero() {
+        assert_eq!(parse_interval("0s").unwrap(), std::time::Duration::ZERO);
+        assert_eq!(parse_interval("250ms").unwrap().as_millis(), 250);
+        assert!(parse_interval("5").unwrap_err().contains("no unit"));
     }
 }

@@ -42,6 +42,46 @@ pub struct StorageConfig {
     /// cache and memtables, half each.
     #[serde(default = "default_state_memory")]
     pub state_memory: usize,
+    /// The embedded log's segment size: a segment file is sealed (and can be
+    /// archived) once it reaches this many bytes.
+    #[serde(default = "default_log_segment_bytes")]
+    pub log_segment_bytes: u64,
+    /// Where the embedded log's sealed segments are archived, and how much of
+    /// the log stays on local disk; `None`: no archive, everything stays local.
+    #[serde(default)]
+    pub archive: Option<ArchiveConfig>,
+}
+
+/// The embedded log's segment size by default: 256 MiB.
+pub const DEFAULT_LOG_SEGMENT_BYTES: u64 = 256 << 20;
+
+fn default_log_segment_bytes() -> u64 {
+    DEFAULT_LOG_SEGMENT_BYTES
+}
+
+/// The log archive: sealed segments of the embedded log uploaded to an object
+/// store, so that retention is infinite while local disk stays bounded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveConfig {
+    /// `s3://BUCKET/PREFIX`, or `file:///ABSOLUTE/FOLDER` (tests, one machine).
+    pub uri: String,
+    /// How much of the log stays on local disk once archived; `None`: all of
+    /// it (the archive is then a copy).
+    #[serde(default)]
+    pub local_retention: Option<LocalRetention>,
+}
+
+/// How much of an archived log a partition keeps on local disk. The segment
+/// being appended to, and any segment not yet archived, always stay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LocalRetention {
+    /// Archived segments last written longer ago than this are removed.
+    Age(std::time::Duration),
+    /// The oldest archived segments are removed while the partition's
+    /// segments take more than this many bytes.
+    Bytes(u64),
 }
 
 /// The memory of the embedded state store's RocksDB by default: 256 MiB.
@@ -61,6 +101,8 @@ impl StorageConfig {
             state: StateBackend::Embedded,
             online: OnlineBackend::OperatorState,
             state_memory: DEFAULT_STATE_MEMORY,
+            log_segment_bytes: DEFAULT_LOG_SEGMENT_BYTES,
+            archive: None,
         }
     }
 

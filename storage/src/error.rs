@@ -77,6 +77,15 @@ pub enum StorageError {
     /// A column family that the store was not opened with.
     #[error("unknown column family '{0}'")]
     UnknownColumnFamily(String),
+    /// An object of the log archive is missing, unreadable or corrupt, or
+    /// could not be written: a replay fails rather than skip its rows.
+    #[error("log archive object {object}: {reason}")]
+    Archive {
+        /// The object's URI.
+        object: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A blocking task was cancelled or panicked.
     #[error("internal error: {0}")]
     Internal(String),

@@ -9,6 +9,7 @@
 //!   checked against.
 //! - [`values`]: feature values as tests compare them.
 //! - [`fixtures`]: expected-output files: diffing and blessing.
+//! - [`s3`]: a real S3-compatible server (moto) on a free loopback port.
 //!
 //! This crate is a dev-dependency only: storage, sql, engine and api never depend
 //! on it for their own code. Its binary `log-crash-child` is the child process of
@@ -19,5 +20,6 @@
 pub mod conformance;
 pub mod fixtures;
 pub mod reference;
+pub mod s3;
 pub mod server;
 pub mod values;

@@ -64,6 +64,12 @@ impl Launch {
         self
     }
 
+    /// Sets an environment variable of the server process.
+    pub fn env(mut self, key: &str, value: &str) -> Launch {
+        self.command.env(key, value);
+        self
+    }
+
     /// Lets the server's warnings and errors through to this process's standard
     /// error (`RUST_LOG=warn`), as benchmarks want.
     pub fn show_warnings(mut self) -> Launch {

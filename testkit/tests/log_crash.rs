@@ -42,6 +42,7 @@ async fn read_rows(dir: &std::path::Path) -> Vec<(i64, i64)> {
         dir,
         SegmentLogOptions {
             segment_bytes: 64 << 10,
+            archive: None,
         },
     )
     .expect("reopen after kill");

@@ -66,6 +66,13 @@ pub async fn status(client: &ClientArgs) -> Result<()> {
                     "version": s.version,
                     "kind": s.kind,
                     "heads": s.partitions.iter().map(|p| p.head.clone()).collect::<Vec<_>>(),
+                    "partitions": s.partitions.iter().map(|p| serde_json::json!({
+                        "partition": p.partition,
+                        "head": p.head,
+                        "local_from": p.local_from,
+                        "archived": (!p.archived_to.is_empty())
+                            .then(|| [p.archived_from.clone(), p.archived_to.clone()]),
+                    })).collect::<Vec<_>>(),
                     "events_accepted": s.events_accepted,
                     "events_rejected": s.events_rejected,
                     "events_rejected_kept": s.events_rejected_kept,
@@ -90,7 +97,16 @@ pub async fn status(client: &ClientArgs) -> Result<()> {
         let heads: Vec<String> = s
             .partitions
             .iter()
-            .map(|p| format!("{}={}", p.partition, p.head))
+            .map(|p| {
+                if p.archived_to.is_empty() {
+                    format!("{}={}", p.partition, p.head)
+                } else {
+                    format!(
+                        "{}={} (archived {}..{}, local {}..)",
+                        p.partition, p.head, p.archived_from, p.archived_to, p.local_from
+                    )
+                }
+            })
             .collect();
         println!(
             "{:<24} {:<8} {:>12} {:>10} {:>10} {:>8} {:>12} {:>8}  {}",

@@ -2,10 +2,13 @@
 //! with a progress bar on stderr and a JSON summary on stdout.
 
 use std::fs::File;
-use std::io::{Cursor, IsTerminal, Write};
+use std::io::{Cursor, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
 use arrow::ipc::reader::StreamReader;
+use freshet_sql::files::{configure_s3, s3_store, FileLocation, S3Settings};
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStoreExt, WriteMultipart};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
@@ -26,10 +29,11 @@ pub struct TrainArgs {
     /// Comma-separated features: names (active version) or name@vN.
     #[arg(long, value_delimiter = ',')]
     pub features: Vec<String>,
-    /// Label rows from this file (.csv with a header, .parquet, .json/.jsonl)
-    /// instead of the label's source.
+    /// Label rows from this file (.csv with a header, .parquet, .json/.jsonl;
+    /// a path or s3://BUCKET/KEY, which the server reads) instead of the
+    /// label's source.
     #[arg(long)]
-    pub labels: Option<PathBuf>,
+    pub labels: Option<String>,
     /// Without --label: the timestamp column of the --labels file.
     #[arg(long)]
     pub timestamp_column: Option<String>,
@@ -40,9 +44,104 @@ pub struct TrainArgs {
     /// several entities); an entity not named reads the column named as its key.
     #[arg(long = "entity", value_parser = entity_column)]
     pub entities: Vec<(String, String)>,
-    /// The Parquet file to write.
+    /// The Parquet file to write: a path, or s3://BUCKET/KEY (a multipart
+    /// upload, visible only once complete).
     #[arg(long)]
-    pub out: PathBuf,
+    pub out: String,
+    /// An S3-compatible endpoint for an s3:// --out (MinIO, a test server);
+    /// AWS itself when unset. Credentials come from the AWS_* environment.
+    #[arg(long, env = "FRESHET_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// The S3 region, when not from AWS_REGION.
+    #[arg(long, env = "FRESHET_S3_REGION")]
+    pub s3_region: Option<String>,
+}
+
+/// Where the training set goes: a local file (written beside it as
+/// `.parquet.partial`, renamed when whole) or an S3 object (written to a
+/// local temporary file, then uploaded in parts).
+enum Output {
+    Local(PathBuf),
+    S3 { bucket: String, key: String },
+}
+
+impl Output {
+    fn parse(out: &str) -> Result<Output> {
+        if !out.starts_with("s3://") {
+            return Ok(Output::Local(PathBuf::from(out)));
+        }
+        match FileLocation::parse(out, Path::new("/")) {
+            Ok(FileLocation::S3 { bucket, key }) => Ok(Output::S3 { bucket, key }),
+            Ok(FileLocation::Local(_)) | Err(_) => Err(ApiError::Config(format!(
+                "--out '{out}' must be s3://bucket/key"
+            ))),
+        }
+    }
+
+    /// The file the rows are written to first.
+    fn partial(&self) -> PathBuf {
+        match self {
+            Output::Local(path) => path.with_extension("parquet.partial"),
+            Output::S3 { .. } => {
+                std::env::temp_dir().join(format!("freshet-train-{}.parquet", std::process::id()))
+            }
+        }
+    }
+
+    /// Puts the whole `partial` file where it belongs.
+    async fn finish(&self, partial: &Path) -> Result<()> {
+        match self {
+            Output::Local(path) => std::fs::rename(partial, path).map_err(|e| ApiError::File {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            }),
+            Output::S3 { bucket, key } => {
+                let uploaded = upload(partial, bucket, key).await;
+                let _ = std::fs::remove_file(partial);
+                uploaded.map_err(|reason| ApiError::File {
+                    path: format!("s3://{bucket}/{key}"),
+                    reason,
+                })
+            }
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Output::Local(path) => path.display().to_string(),
+            Output::S3 { bucket, key } => format!("s3://{bucket}/{key}"),
+        }
+    }
+}
+
+/// Uploads `file` to `bucket`/`key` in 8 MiB parts; the object appears only
+/// when the upload completes, and a failed upload is aborted.
+async fn upload(file: &Path, bucket: &str, key: &str) -> std::result::Result<(), String> {
+    const PART: usize = 8 << 20;
+    let store = s3_store(bucket).map_err(|e| e.to_string())?;
+    let parts = store
+        .put_multipart(&ObjectPath::from(key))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut writer = WriteMultipart::new_with_chunk_size(parts, PART);
+    let mut source = File::open(file).map_err(|e| e.to_string())?;
+    let mut buffer = vec![0u8; PART];
+    loop {
+        let read = match source.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(e) => {
+                let _ = writer.abort().await;
+                return Err(e.to_string());
+            }
+        };
+        if let Err(e) = writer.wait_for_capacity(4).await {
+            let _ = writer.abort().await;
+            return Err(e.to_string());
+        }
+        writer.write(&buffer[..read]);
+    }
+    writer.finish().await.map(|_| ()).map_err(|e| e.to_string())
 }
 
 /// Parses `ENTITY=COLUMN`.
@@ -55,7 +154,13 @@ fn entity_column(text: &str) -> std::result::Result<(String, String), String> {
     }
 }
 
-fn labels_uri(path: &Path) -> Result<String> {
+/// The labels as the server takes them: an s3:// URI as given, a path made
+/// absolute as a file:// URI.
+fn labels_uri(labels: &str) -> Result<String> {
+    if labels.starts_with("s3://") {
+        return Ok(labels.to_string());
+    }
+    let path = Path::new(labels);
     let absolute = std::path::absolute(path).map_err(|e| ApiError::File {
         path: path.display().to_string(),
         reason: e.to_string(),
@@ -77,6 +182,12 @@ fn draw(done: u64, total: u64) {
 
 /// Runs `freshet train`.
 pub async fn train(args: &TrainArgs, client: &ClientArgs) -> Result<()> {
+    let output = Output::parse(&args.out)?;
+    configure_s3(S3Settings {
+        endpoint: args.s3_endpoint.clone(),
+        region: args.s3_region.clone(),
+        ..S3Settings::default()
+    });
     let request = GenerateTrainingSetRequest {
         training_set: args.training_set.clone().unwrap_or_default(),
         label: args.label.clone().unwrap_or_default(),
@@ -97,7 +208,7 @@ pub async fn train(args: &TrainArgs, client: &ClientArgs) -> Result<()> {
         .generate_training_set(request)
         .await?
         .into_inner();
-    let partial = args.out.with_extension("parquet.partial");
+    let partial = output.partial();
     let file_error = |e: &dyn std::fmt::Display| ApiError::File {
         path: partial.display().to_string(),
         reason: e.to_string(),
@@ -147,16 +258,13 @@ pub async fn train(args: &TrainArgs, client: &ClientArgs) -> Result<()> {
     })?;
     let writer = writer.ok_or_else(|| ApiError::Config("the training set has no rows".into()))?;
     writer.close().map_err(|e| file_error(&e))?;
-    std::fs::rename(&partial, &args.out).map_err(|e| ApiError::File {
-        path: args.out.display().to_string(),
-        reason: e.to_string(),
-    })?;
+    output.finish(&partial).await?;
     let report = serde_json::json!({
         "rows": summary.rows,
         "unknown_keys": summary.unknown_keys,
         "feature_versions": summary.feature_versions,
         "events_replayed": summary.events_replayed,
-        "out": args.out.display().to_string(),
+        "out": output.describe(),
     });
     println!("{report}");
     Ok(())

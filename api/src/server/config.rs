@@ -7,7 +7,12 @@
 use std::path::{Path, PathBuf};
 
 use freshet_engine::runtime::MicroBatchLimits;
-use freshet_storage::config::{LogBackend, OnlineBackend, StateBackend, DEFAULT_STATE_MEMORY};
+use freshet_sql::duration::parse_interval;
+use freshet_sql::files::S3Settings;
+use freshet_storage::config::{
+    ArchiveConfig, LocalRetention, LogBackend, OnlineBackend, StateBackend,
+    DEFAULT_LOG_SEGMENT_BYTES, DEFAULT_STATE_MEMORY,
+};
 use freshet_storage::StorageConfig;
 use serde::Deserialize;
 
@@ -36,6 +41,8 @@ pub struct ServeConfig {
     /// Bytes of decoded events one live micro-batch of one partition folds at
     /// most (whole appended batches; at least one).
     pub micro_batch_bytes: usize,
+    /// How `s3://` files are reached, beyond the `AWS_*` environment.
+    pub s3: S3Settings,
 }
 
 /// The settings given as flags or in the environment, each overriding the
@@ -79,6 +86,31 @@ pub struct ServeOptions {
     /// cache and memtables half each [default: 268435456].
     #[arg(long, env = "FRESHET_STATE_MEMORY")]
     pub state_memory: Option<usize>,
+    /// An S3-compatible endpoint for s3:// files (MinIO, Ceph, a test
+    /// server), addressed path-style; AWS itself when unset. Credentials come
+    /// from the AWS_* environment or the instance's metadata.
+    #[arg(long, env = "FRESHET_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// The S3 region, when not from AWS_REGION.
+    #[arg(long, env = "FRESHET_S3_REGION")]
+    pub s3_region: Option<String>,
+    /// How often a file source on S3 is checked for a new ETag; 0ms checks
+    /// before every micro-batch [default: 10s].
+    #[arg(long, env = "FRESHET_S3_POLL_INTERVAL")]
+    pub s3_poll_interval: Option<String>,
+    /// Where sealed segments of the embedded log are archived:
+    /// s3://BUCKET/PREFIX, or file:///ABSOLUTE/FOLDER; no archive when unset.
+    #[arg(long, env = "FRESHET_ARCHIVE")]
+    pub archive: Option<String>,
+    /// How much of the archived log stays on local disk per partition: an age
+    /// (7d: segments last written longer ago are removed once archived) or a
+    /// size (10GiB, or bytes); everything when unset. Needs --archive.
+    #[arg(long, env = "FRESHET_LOG_LOCAL_RETENTION")]
+    pub log_local_retention: Option<String>,
+    /// Bytes at which a segment of the embedded log is sealed (and can be
+    /// archived) [default: 268435456].
+    #[arg(long, env = "FRESHET_LOG_SEGMENT_BYTES")]
+    pub log_segment_bytes: Option<u64>,
     /// The event log's backend (config file only) [default: embedded].
     #[arg(skip)]
     pub log: Option<LogBackend>,
@@ -88,6 +120,32 @@ pub struct ServeOptions {
     /// The online store's backend (config file only) [default: operator_state].
     #[arg(skip)]
     pub online: Option<OnlineBackend>,
+}
+
+/// A local retention as written: a duration (`7d`, `0s`) or a size (`10GiB`,
+/// `512MiB`, or a number of bytes).
+fn parse_local_retention(text: &str) -> std::result::Result<LocalRetention, String> {
+    let text = text.trim();
+    let units: [(&str, u64); 5] = [
+        ("TiB", 1 << 40),
+        ("GiB", 1 << 30),
+        ("MiB", 1 << 20),
+        ("KiB", 1 << 10),
+        ("", 1),
+    ];
+    for (unit, scale) in units {
+        if let Some(number) = text.strip_suffix(unit) {
+            if let Ok(amount) = number.trim().parse::<u64>() {
+                return amount
+                    .checked_mul(scale)
+                    .map(LocalRetention::Bytes)
+                    .ok_or_else(|| format!("'{text}' is too large"));
+            }
+        }
+    }
+    parse_interval(text).map(LocalRetention::Age).map_err(|_| {
+        format!("'{text}' is neither an age (7d, 12h, 0s) nor a size (10GiB, 512MiB, bytes)")
+    })
 }
 
 /// The default data folder.
@@ -117,6 +175,31 @@ impl ServeConfig {
             }
         };
         let defaults = MicroBatchLimits::default();
+        let s3_defaults = S3Settings::default();
+        let local_retention = match given.log_local_retention.or(from_file.log_local_retention) {
+            Some(text) => Some(
+                parse_local_retention(&text)
+                    .map_err(|reason| ApiError::Config(format!("log_local_retention: {reason}")))?,
+            ),
+            None => None,
+        };
+        let archive = match (given.archive.or(from_file.archive), local_retention) {
+            (Some(uri), local_retention) => Some(ArchiveConfig {
+                uri,
+                local_retention,
+            }),
+            (None, Some(_)) => {
+                return Err(ApiError::Config(
+                    "log_local_retention: local segments are removed only once archived; set --archive too".into(),
+                ))
+            }
+            (None, None) => None,
+        };
+        let poll_interval = match given.s3_poll_interval.or(from_file.s3_poll_interval) {
+            Some(text) => parse_interval(&text)
+                .map_err(|reason| ApiError::Config(format!("s3_poll_interval: {reason}")))?,
+            None => s3_defaults.poll_interval,
+        };
         Ok(ServeConfig {
             storage: StorageConfig {
                 data_dir: given
@@ -130,6 +213,11 @@ impl ServeConfig {
                     .state_memory
                     .or(from_file.state_memory)
                     .unwrap_or(DEFAULT_STATE_MEMORY),
+                log_segment_bytes: given
+                    .log_segment_bytes
+                    .or(from_file.log_segment_bytes)
+                    .unwrap_or(DEFAULT_LOG_SEGMENT_BYTES),
+                archive,
             },
             listen: given
                 .listen
@@ -163,6 +251,11 @@ impl ServeConfig {
                 .or(from_file.micro_batch_bytes)
                 .unwrap_or(defaults.bytes)
                 .max(1),
+            s3: S3Settings {
+                endpoint: given.s3_endpoint.or(from_file.s3_endpoint),
+                region: given.s3_region.or(from_file.s3_region),
+                poll_interval,
+            },
         })
     }
 }
@@ -220,6 +313,48 @@ mod tests {
             error.to_string().contains("unknown field `dta_dir`"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn the_archive_and_its_local_retention_as_an_age_or_a_size() {
+        let given = |archive: Option<&str>, retention: &str| ServeOptions {
+            archive: archive.map(String::from),
+            log_local_retention: Some(retention.into()),
+            log_segment_bytes: Some(4096),
+            ..Default::default()
+        };
+        let resolve = |options| ServeConfig::resolve(None, options).map(|c| c.storage);
+        let storage = resolve(given(Some("s3://logs/freshet"), "7d")).unwrap();
+        assert_eq!(storage.log_segment_bytes, 4096);
+        assert_eq!(
+            storage.archive,
+            Some(ArchiveConfig {
+                uri: "s3://logs/freshet".into(),
+                local_retention: Some(LocalRetention::Age(std::time::Duration::from_secs(
+                    7 * 86_400
+                ))),
+            })
+        );
+        let sized = |text| {
+            resolve(given(Some("file:///a"), text))
+                .unwrap()
+                .archive
+                .unwrap()
+                .local_retention
+        };
+        assert_eq!(sized("10GiB"), Some(LocalRetention::Bytes(10 << 30)));
+        assert_eq!(sized("4096"), Some(LocalRetention::Bytes(4096)));
+        assert_eq!(
+            sized("0s"),
+            Some(LocalRetention::Age(std::time::Duration::ZERO))
+        );
+        let error = resolve(given(Some("file:///a"), "7 weeks")).unwrap_err();
+        assert!(
+            error.to_string().contains("'7 weeks' is neither an age"),
+            "{error}"
+        );
+        let error = resolve(given(None, "7d")).unwrap_err();
+        assert!(error.to_string().contains("set --archive too"), "{error}");
     }
 
     #[test]

@@ -229,10 +229,20 @@ pub fn status_to_proto(status: StoreStatus) -> proto::GetStatusResponse {
                 out.partitions = stream
                     .heads
                     .iter()
+                    .zip(&stream.ranges)
                     .enumerate()
-                    .map(|(partition, head)| proto::PartitionStatus {
-                        partition: partition as u32,
-                        head: head.to_string(),
+                    .map(|(partition, (head, ranges))| {
+                        let (archived_from, archived_to) = match ranges.archived {
+                            Some((from, to)) => (from.to_string(), to.to_string()),
+                            None => (String::new(), String::new()),
+                        };
+                        proto::PartitionStatus {
+                            partition: partition as u32,
+                            head: head.to_string(),
+                            local_from: ranges.local_from.to_string(),
+                            archived_from,
+                            archived_to,
+                        }
                     })
                     .collect();
                 out.events_accepted = stream.accepted;

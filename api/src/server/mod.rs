@@ -44,6 +44,11 @@ pub async fn serve(
     config: ServeConfig,
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<()> {
+    if !freshet_sql::files::configure_s3(config.s3.clone()) {
+        return Err(ApiError::Config(
+            "this process already reads S3 with other settings".into(),
+        ));
+    }
     let data_dir = &config.storage.data_dir;
     std::fs::create_dir_all(data_dir).map_err(|e| ApiError::File {
         path: data_dir.display().to_string(),

@@ -37,6 +37,11 @@ impl Server {
         ))
     }
 
+    /// A server started by the test kit's `launch` (environment, arguments).
+    pub fn launched(launch: freshet_testkit::server::Launch) -> Server {
+        Server(launch.start())
+    }
+
     /// [`Server::start`] with its log (standard error) written to `log`.
     pub fn start_logging_to(data_dir: &Path, log: &Path) -> Server {
         Server(

@@ -19,6 +19,13 @@
 //! 5. Compares every DuckDB output with Freshet's value by value, and exits
 //!    non-zero if any differs by more than 1e-9 relative or in where NULLs are.
 //!
+//! With `--s3`, step 3 runs a second time on a real S3-compatible server (moto
+//! on loopback): the server restarts with `--archive s3://…` and a local
+//! retention of 0s, waits until every sealed segment of the log is uploaded and
+//! gone from local disk, and builds the same training set with the labels read
+//! from S3; its rows must equal the all-local build's, and the report gives the
+//! ratio of the two times. The log is written in 16 MiB segments in both runs.
+//!
 //! Config A (default): 1M labels × 5 features over 5M events, 100k users.
 //! Config B (`--large`): 10M labels over 50M events.
 //!
@@ -39,6 +46,8 @@ use clap::Parser;
 use freshet_api::proto::{self, PayloadFormat};
 use freshet_benches::server::{self, client, Server};
 use freshet_benches::stats::round3;
+use freshet_testkit::s3::{S3Server, ACCESS_KEY, REGION, SECRET_KEY};
+use freshet_testkit::server::Launch;
 use freshet_testkit::values::column_names;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
@@ -91,6 +100,10 @@ struct Args {
     /// config (`A`, `B` or `custom`).
     #[arg(long)]
     save: bool,
+    /// Also build the training set with the log archived to S3 (moto on
+    /// loopback, local segments removed) and the labels on S3.
+    #[arg(long)]
+    s3: bool,
 }
 
 /// The instant the generated data ends at: 2026-11-01T00:00:00Z, in seconds.
@@ -443,14 +456,14 @@ async fn wait_until_idle(server: &Server) -> f64 {
 
 /// Times `GenerateTrainingSet` for labels.parquet from the request to the last
 /// message (decoding every batch), then writes the rows to `out`.
-async fn generate(server: &Server, labels: &Path, out: &Path) -> FreshetRun {
+async fn generate(server: &Server, labels_uri: String, out: &Path) -> FreshetRun {
     let mut client = client(&server.url).await;
     let request = proto::GenerateTrainingSetRequest {
         features: FEATURES
             .iter()
             .map(|(name, _, _)| name.to_string())
             .collect(),
-        labels_uri: format!("file://{}", labels.display()),
+        labels_uri,
         timestamp_column: "ts".into(),
         ..Default::default()
     };
@@ -521,6 +534,87 @@ async fn generate(server: &Server, labels: &Path, out: &Path) -> FreshetRun {
         seconds_with_write,
         unknown_keys: summary.unknown_keys,
     }
+}
+
+/// The timed build again, with the log's sealed segments archived to a real
+/// S3-compatible server (moto on loopback) and removed from local disk, and
+/// the labels read from S3. Returns its report, with the ratio of its time to
+/// the all-local build's, and whether its rows equal the local build's.
+async fn on_s3(
+    data: &Path,
+    serve_args: &[String],
+    labels: &Path,
+    work: &Path,
+    local_out: &Path,
+    local_seconds: f64,
+) -> (serde_json::Value, bool) {
+    let s3 = S3Server::start();
+    s3.create_bucket("bench");
+    s3.put_object(
+        "bench",
+        "labels.parquet",
+        &std::fs::read(labels).expect("read labels.parquet"),
+    );
+    let mut args = serve_args.to_vec();
+    args.extend(["--archive", "s3://bench/log", "--log-local-retention", "0s"].map(String::from));
+    let server = Launch::new(&server::freshet_binary(), data)
+        .args(&args)
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("AWS_REGION", REGION)
+        .env("FRESHET_S3_ENDPOINT", &s3.endpoint)
+        .show_warnings()
+        .start();
+    let started = Instant::now();
+    let log = data.join("log").join("events");
+    // Polled: the archiver uploads the sealed segments in the background;
+    // only each partition's active segment stays.
+    let mut local = local_segments(&log);
+    while local > partitions(&log) && started.elapsed().as_secs() < 600 {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        local = local_segments(&log);
+    }
+    let archive_seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "training_bench: {local} local segments left after archiving, in {archive_seconds:.1}s"
+    );
+    let idle_seconds = wait_until_idle(&server).await;
+    let out = work.join("freshet_s3_out.parquet");
+    let run = generate(&server, "s3://bench/labels.parquet".into(), &out).await;
+    server.stop();
+    let identical = read_parquet(&out) == read_parquet(local_out);
+    let report = json!({
+        "freshet": run.report,
+        "archive_seconds": round3(archive_seconds),
+        "idle_wait_seconds": round3(idle_seconds),
+        "local_segments_left": local,
+        "rows_equal_the_local_build": identical,
+        "ratio_s3_over_local_seconds": round3(run.seconds / local_seconds),
+    });
+    (report, identical)
+}
+
+/// The partition folders of a topic's folder in the log.
+fn partitions(topic: &Path) -> usize {
+    std::fs::read_dir(topic)
+        .map(|entries| entries.flatten().filter(|e| e.path().is_dir()).count())
+        .unwrap_or(0)
+}
+
+/// The segment files left on local disk under a topic's folder in the log.
+fn local_segments(topic: &Path) -> usize {
+    std::fs::read_dir(topic)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .flat_map(|partition| {
+            std::fs::read_dir(partition.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+        })
+        .filter(|file| file.path().extension().is_some_and(|e| e == "seg"))
+        .count()
 }
 
 /// Runs the DuckDB script for one formulation; returns its JSON report.
@@ -794,6 +888,9 @@ async fn main() {
     let labels_path = work.join("labels.parquet");
     let data = work.join("freshet-data");
     let mut serve_args = Vec::new();
+    if args.s3 {
+        serve_args.extend(["--log-segment-bytes".to_string(), (16u64 << 20).to_string()]);
+    }
     if let Some(bytes) = args.training_memory {
         serve_args.extend(["--training-memory".to_string(), bytes.to_string()]);
     }
@@ -851,9 +948,29 @@ async fn main() {
     let server = server::start(&data, &serve_args);
     let idle_seconds = wait_until_idle(&server).await;
     let freshet_out = work.join("freshet_out.parquet");
-    let mut freshet = generate(&server, &labels_path, &freshet_out).await;
+    let labels_uri = format!("file://{}", labels_path.display());
+    let mut freshet = generate(&server, labels_uri, &freshet_out).await;
     freshet.report["idle_wait_seconds"] = json!(round3(idle_seconds));
     server.stop();
+    let on_s3 = if args.s3 {
+        eprintln!("training_bench: GenerateTrainingSet on S3");
+        let (report, identical) = on_s3(
+            &data,
+            &serve_args,
+            &labels_path,
+            &work,
+            &freshet_out,
+            freshet.seconds,
+        )
+        .await;
+        if !identical {
+            eprintln!("training_bench: FAILED: the build on S3 differs from the local one");
+            std::process::exit(1);
+        }
+        Some(report)
+    } else {
+        None
+    };
     // Every DuckDB run first, so the bench holds no rows in memory meanwhile.
     let mut runs = Vec::new();
     for formulation in &args.duckdb_formulations {
@@ -936,6 +1053,9 @@ async fn main() {
         object.insert("duckdb_window".into(), window);
     }
     object.insert("duckdb_formulations".into(), formulations.into());
+    if let Some(on_s3) = on_s3 {
+        object.insert("on_s3".into(), on_s3);
+    }
     if args.dir.is_some() {
         object.insert("work_dir".into(), json!(work.display().to_string()));
     }

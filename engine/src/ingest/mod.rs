@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use freshet_sql::resolved::StreamSource;
-use freshet_storage::log::{AppendAck, EventLog, Position};
+use freshet_storage::log::{AppendAck, EventLog, PartitionRanges, Position};
 use freshet_storage::state::{column_family::COUNTERS, StateStore, WriteBatch};
 use tracing::{debug, info};
 
@@ -60,6 +60,8 @@ pub struct IngestReport {
 pub struct SourceStatus {
     /// Each partition's head position.
     pub heads: Vec<Position>,
+    /// Each partition's local and archived ranges.
+    pub ranges: Vec<PartitionRanges>,
     /// Rows in the source's topic.
     pub accepted: u64,
     /// Rows ever refused, whether the request was refused whole or the rows were kept.
@@ -256,13 +258,16 @@ impl Ingestor {
     /// The source's heads and counts.
     pub async fn status(&self, source: &StreamSource) -> Result<SourceStatus> {
         let mut heads = Vec::new();
+        let mut ranges = Vec::new();
         let mut accepted = 0;
         for partition in 0..source.partitions {
             heads.push(self.log.head(&source.topic, partition).await?);
+            ranges.push(self.log.ranges(&source.topic, partition).await?);
             accepted += self.log.row_count(&source.topic, partition).await?;
         }
         Ok(SourceStatus {
             heads,
+            ranges,
             accepted,
             rejected: self.rejected_count(&source.name)?,
             rejected_kept: self

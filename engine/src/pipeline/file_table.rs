@@ -1,14 +1,16 @@
 //! [`FileTable`]: a file source's rows, read with DataFusion and read again when
-//! the file changes.
+//! the file changes (a local file's modification time; an S3 object's ETag,
+//! looked at every [`S3Settings::poll_interval`](freshet_sql::files::S3Settings::poll_interval)).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, Instant};
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
-use datafusion::prelude::{SessionConfig, SessionContext};
-use freshet_sql::files::{format_from_extension, open_frame};
+use freshet_sql::files::{
+    format_from_extension, open_frame, s3_settings, session, FileLocation, Fingerprint,
+};
 use freshet_sql::model::{FileFormat, Source};
 use tracing::info;
 
@@ -18,58 +20,76 @@ use crate::{EngineError, Result};
 /// A file source loaded into a [`BatchTable`].
 pub struct FileTable {
     name: String,
-    path: PathBuf,
+    location: FileLocation,
     format: FileFormat,
     /// The table the plans read.
     pub table: Arc<BatchTable>,
-    loaded: Option<SystemTime>,
+    loaded: Option<Fingerprint>,
+    /// How often the location is looked at, and when it was last.
+    poll: Duration,
+    polled: Instant,
 }
 
 impl FileTable {
-    /// Loads the file of `source` (a `file://` file source).
+    /// Loads the file of `source` (a `file://` or `s3://` file source).
     pub async fn open(source: &Source) -> Result<FileTable> {
         let spec = source.file.as_ref().ok_or_else(|| {
             EngineError::Unsupported(format!("source '{}' is not a file source", source.name))
         })?;
-        let path = spec.uri.strip_prefix("file://").ok_or_else(|| {
-            EngineError::Unsupported(format!(
-                "file source '{}': only file:// URIs are read by this build ({})",
-                source.name, spec.uri
-            ))
+        let location = FileLocation::parse(&spec.uri, Path::new("/")).map_err(|reason| {
+            EngineError::Unsupported(format!("file source '{}': {reason}", source.name))
         })?;
-        let format = spec.format.unwrap_or_else(|| format_of(Path::new(path)));
+        let format = spec.format.unwrap_or_else(|| format_of(&location));
+        let poll = match location {
+            FileLocation::Local(_) => Duration::ZERO,
+            FileLocation::S3 { .. } => s3_settings().poll_interval,
+        };
         let mut table = FileTable {
             name: source.name.clone(),
-            path: PathBuf::from(path),
+            location,
             format,
             table: BatchTable::new(Arc::new(arrow::datatypes::Schema::empty())),
             loaded: None,
+            poll,
+            polled: Instant::now(),
         };
+        let loaded = table.fingerprint().await?;
         let (schema, batches) = table.read().await?;
         table.table = BatchTable::new(schema);
         table.table.set(batches);
-        table.loaded = table.modified();
+        table.loaded = loaded;
         Ok(table)
     }
 
-    fn modified(&self) -> Option<SystemTime> {
-        std::fs::metadata(&self.path)
-            .and_then(|m| m.modified())
-            .ok()
+    async fn fingerprint(&self) -> Result<Option<Fingerprint>> {
+        self.location.fingerprint().await.map_err(|reason| {
+            EngineError::InvalidRequest(format!("file source '{}': {reason}", self.name))
+        })
     }
 
-    /// Reads the file again if it changed since it was loaded; a file that now
-    /// fails to read keeps the rows last read, with a warning.
+    /// Reads the file again if it changed since it was loaded (looked at no
+    /// more often than the poll interval); a file that now fails to read
+    /// keeps the rows last read, with a warning.
     pub async fn refresh(&mut self) {
-        let modified = self.modified();
-        if modified.is_none() || modified == self.loaded {
+        if self.polled.elapsed() < self.poll {
+            return;
+        }
+        self.polled = Instant::now();
+        let fingerprint = match self.fingerprint().await {
+            Ok(fingerprint) => fingerprint,
+            Err(error) => {
+                tracing::warn!(source = %self.name, %error, "file unreachable; keeping the rows last read");
+                return;
+            }
+        };
+        if fingerprint.is_none() || fingerprint == self.loaded {
             return;
         }
         match self.read().await {
             Ok((schema, batches)) if schema == self.table.schema_ref() => {
                 let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
                 self.table.set(batches);
-                self.loaded = modified;
+                self.loaded = fingerprint;
                 info!(source = %self.name, rows, "file table reloaded");
             }
             Ok(_) => {
@@ -82,28 +102,30 @@ impl FileTable {
     }
 
     async fn read(&self) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-        read_file(&self.path, self.format).await
+        read_file(&self.location, self.format).await
     }
 }
 
 /// The format a file's extension names; JSON lines when it names none.
-pub fn format_of(path: &Path) -> FileFormat {
-    format_from_extension(&path.to_string_lossy()).unwrap_or(FileFormat::Json)
+pub fn format_of(location: &FileLocation) -> FileFormat {
+    format_from_extension(&location.extension()).unwrap_or(FileFormat::Json)
 }
 
-/// The columns of a local file, as [`read_file`] will read them (CSV and
-/// JSON types inferred from a sample of rows).
-pub async fn file_schema(path: &Path, format: FileFormat) -> Result<SchemaRef> {
-    let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1));
-    let frame = open_frame(&ctx, path, format).await?;
+/// The columns of a file, as [`read_file`] will read them (CSV and JSON types
+/// inferred from a sample of rows).
+pub async fn file_schema(location: &FileLocation, format: FileFormat) -> Result<SchemaRef> {
+    let frame = open_frame(&session()?, location, format).await?;
     Ok(Arc::new(frame.schema().as_arrow().clone()))
 }
 
-/// Reads a whole local file with DataFusion (CSV with a header row), its rows in
-/// file order: one partition, so no scan is split and interleaved.
-pub async fn read_file(path: &Path, format: FileFormat) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-    let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1));
-    let frame = open_frame(&ctx, path, format).await?;
+/// Reads a whole file (local or on S3) with DataFusion (CSV with a header
+/// row), its rows in file order: one partition, so no scan is split and
+/// interleaved.
+pub async fn read_file(
+    location: &FileLocation,
+    format: FileFormat,
+) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    let frame = open_frame(&session()?, location, format).await?;
     let schema = Arc::new(frame.schema().as_arrow().clone());
     let batches = frame.collect().await?;
     Ok((schema, batches))

@@ -4,7 +4,7 @@
 //! entity keys (one column per entity), label timestamp, label values.
 
 use std::io::Cursor;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Int64Array, TimestampMicrosecondArray};
@@ -17,6 +17,7 @@ use freshet_sql::types::ColumnType;
 use crate::ingest::parse_timestamp;
 use crate::pipeline::{file_schema, format_of, read_file};
 use crate::{EngineError, Result};
+use freshet_sql::files::{describe_read_error, FileLocation};
 
 /// A label column holding one entity's keys.
 #[derive(Debug, Clone)]
@@ -87,47 +88,50 @@ fn invalid(origin: &str, why: String) -> EngineError {
 /// while it replays the log.
 #[derive(Debug, Clone)]
 pub struct LabelFile {
-    path: PathBuf,
+    location: FileLocation,
     /// Its columns.
     pub schema: SchemaRef,
 }
 
-/// Opens a label file: `file:///abs/path` or a path; `.csv` (with a header),
-/// `.parquet`, otherwise JSON lines.
+/// Opens a label file: `file:///abs/path`, a path, or `s3://bucket/key` (a
+/// glob or prefix too); `.csv` (with a header), `.parquet`, otherwise JSON
+/// lines.
 pub async fn open_label_file(uri: &str) -> Result<LabelFile> {
-    if uri.starts_with("s3://") {
-        return Err(EngineError::Unsupported(format!(
-            "labels '{uri}': only local files are read by this build"
-        )));
-    }
-    let path = Path::new(uri.strip_prefix("file://").unwrap_or(uri));
-    if !path.is_file() {
-        return Err(EngineError::InvalidRequest(format!(
-            "labels file '{}' does not exist",
-            path.display()
-        )));
-    }
-    let schema = file_schema(path, format_of(path))
+    let location = if uri.starts_with("s3://") {
+        FileLocation::parse(uri, Path::new("/"))
+            .map_err(|reason| EngineError::InvalidRequest(format!("labels: {reason}")))?
+    } else {
+        let path = Path::new(uri.strip_prefix("file://").unwrap_or(uri));
+        if !path.is_file() {
+            return Err(EngineError::InvalidRequest(format!(
+                "labels file '{}' does not exist",
+                path.display()
+            )));
+        }
+        FileLocation::Local(path.to_path_buf())
+    };
+    let schema = file_schema(&location, format_of(&location))
         .await
-        .map_err(|e| unreadable(path, e))?;
-    Ok(LabelFile {
-        path: path.to_path_buf(),
-        schema,
-    })
+        .map_err(|e| unreadable(&location, e))?;
+    Ok(LabelFile { location, schema })
 }
 
 impl LabelFile {
     /// Reads its rows, in file order.
     pub async fn read(&self) -> Result<Vec<RecordBatch>> {
-        let (_, batches) = read_file(&self.path, format_of(&self.path))
+        let (_, batches) = read_file(&self.location, format_of(&self.location))
             .await
-            .map_err(|e| unreadable(&self.path, e))?;
+            .map_err(|e| unreadable(&self.location, e))?;
         Ok(batches)
     }
 }
 
-fn unreadable(path: &Path, error: EngineError) -> EngineError {
-    EngineError::InvalidRequest(format!("labels file '{}': {error}", path.display()))
+fn unreadable(location: &FileLocation, error: EngineError) -> EngineError {
+    EngineError::InvalidRequest(format!(
+        "labels file '{}': {}",
+        location.table_path(),
+        describe_read_error(&error)
+    ))
 }
 
 /// Reads inline label rows: an Arrow IPC stream.

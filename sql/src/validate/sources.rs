@@ -1,22 +1,14 @@
 //! Source checks: streams have a schema and a timestamp event-time column; files
 //! point at something readable whose columns Freshet can use.
 
-use std::path::{Path, PathBuf};
-
-use datafusion::prelude::SessionContext;
+use std::path::Path;
 
 use super::catalog::{Relation, RelationKind};
 use super::problems::Problems;
 use crate::duration::parse_duration;
-use crate::files::{format_from_extension, open_frame};
+use crate::files::{describe_read_error, format_from_extension, open_frame, session, FileLocation};
 use crate::model::{FileFormat, Kind, Source};
 use crate::types::{ColumnSchema, ColumnType};
-
-/// Where a file source's bytes are.
-enum FileLocation {
-    Local(PathBuf),
-    ObjectStore,
-}
 
 /// Checks one source, rewriting a relative `file://` URI to an absolute one (relative
 /// to `base_dir`) so the stored definition does not depend on where apply ran.
@@ -75,7 +67,7 @@ pub async fn check_source(
             }
         }
         (None, Some(file)) => {
-            let location = match resolve_uri(&file.uri, base_dir) {
+            let location = match FileLocation::parse(&file.uri, base_dir) {
                 Ok(location) => location,
                 Err(message) => {
                     problem(problems, "file.uri", message);
@@ -93,29 +85,16 @@ pub async fn check_source(
                     return None;
                 }
             };
-            let schema = match (&location, &source.schema) {
-                (FileLocation::Local(path), declared) => {
-                    file.uri = format!("file://{}", path.display());
-                    match infer_schema(path, format).await {
-                        Ok(inferred) => match declared {
-                            Some(declared) => {
-                                check_declared_against_file(declared, &inferred, problems, &name)
-                            }
-                            None => inferred_columns(&inferred, problems, &name),
-                        },
-                        Err(message) => {
-                            problem(problems, "file.uri", message);
-                            return None;
-                        }
+            file.uri = location.uri();
+            let schema = match infer_schema(&location, format).await {
+                Ok(inferred) => match &source.schema {
+                    Some(declared) => {
+                        check_declared_against_file(declared, &inferred, problems, &name)
                     }
-                }
-                (FileLocation::ObjectStore, Some(declared)) => declared.clone(),
-                (FileLocation::ObjectStore, None) => {
-                    problem(
-                        problems,
-                        "schema",
-                        "an s3:// file source must declare its schema".into(),
-                    );
+                    None => inferred_columns(&inferred, problems, &name),
+                },
+                Err(message) => {
+                    problem(problems, "file.uri", message);
                     return None;
                 }
             };
@@ -151,37 +130,27 @@ pub async fn check_source(
     Some(relation)
 }
 
-fn resolve_uri(uri: &str, base_dir: &Path) -> Result<FileLocation, String> {
-    if let Some(path) = uri.strip_prefix("file://") {
-        if path.is_empty() {
-            return Err(format!("'{uri}' names no file"));
+async fn infer_schema(
+    location: &FileLocation,
+    format: FileFormat,
+) -> Result<arrow::datatypes::Schema, String> {
+    if let FileLocation::Local(path) = location {
+        if !path.is_file() {
+            return Err(format!("file {} does not exist", path.display()));
         }
-        let joined = base_dir.join(path);
-        let absolute = std::path::absolute(&joined).unwrap_or(joined);
-        return Ok(FileLocation::Local(absolute));
     }
-    if let Some(rest) = uri.strip_prefix("s3://") {
-        return match rest.split_once('/') {
-            Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => {
-                Ok(FileLocation::ObjectStore)
-            }
-            _ => Err(format!("'{uri}' must be s3://bucket/key")),
-        };
-    }
-    Err(format!(
-        "unsupported URI '{uri}': use file://PATH or s3://BUCKET/KEY"
-    ))
-}
-
-async fn infer_schema(path: &Path, format: FileFormat) -> Result<arrow::datatypes::Schema, String> {
-    if !path.is_file() {
-        return Err(format!("file {} does not exist", path.display()));
-    }
-    let ctx = SessionContext::new();
-    let frame = open_frame(&ctx, path, format).await;
+    let unreadable = |e: datafusion::error::DataFusionError| {
+        format!(
+            "cannot read {}: {}",
+            location.table_path(),
+            describe_read_error(&e)
+        )
+    };
+    let ctx = session().map_err(unreadable)?;
+    let frame = open_frame(&ctx, location, format).await;
     frame
         .map(|frame| frame.schema().as_arrow().clone())
-        .map_err(|e| format!("cannot read {}: {}", path.display(), e.strip_backtrace()))
+        .map_err(unreadable)
 }
 
 fn inferred_columns(

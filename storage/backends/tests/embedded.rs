@@ -19,6 +19,7 @@ fn segment_log(dir: &Path) -> Arc<dyn EventLog> {
             dir,
             SegmentLogOptions {
                 segment_bytes: 4096,
+                archive: None,
             },
         )
         .expect("open log"),

@@ -36,6 +36,16 @@ pub struct LogBatch {
     pub batch: RecordBatch,
 }
 
+/// Where a partition's rows are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionRanges {
+    /// The first row on the backend's own storage; rows from here to the head.
+    pub local_from: Position,
+    /// The rows in an archive, `[from, to)`, when there is one (they may
+    /// overlap the local ones).
+    pub archived: Option<(Position, Position)>,
+}
+
 /// An append-only, partitioned, durable log of Arrow record batches.
 ///
 /// Contract for every backend:
@@ -97,4 +107,13 @@ pub trait EventLog: Send + Sync {
     /// Waits until the partition's head is beyond `after`, and returns the new head:
     /// the way to tail a partition for new records.
     async fn wait_beyond(&self, topic: &str, partition: u32, after: Position) -> Result<Position>;
+
+    /// Where the partition's rows are kept: by default all on the backend's
+    /// own storage, none archived. Reads reach every row either way.
+    async fn ranges(&self, _topic: &str, _partition: u32) -> Result<PartitionRanges> {
+        Ok(PartitionRanges {
+            local_from: Position::START,
+            archived: None,
+        })
+    }
 }

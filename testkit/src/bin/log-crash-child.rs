@@ -43,6 +43,7 @@ async fn main() {
             &dir,
             SegmentLogOptions {
                 segment_bytes: 64 << 10,
+                archive: None,
             },
         )
         .expect("open log"),

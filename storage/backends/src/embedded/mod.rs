@@ -11,7 +11,7 @@ mod segment_log;
 
 pub use rocks_online::RocksOnlineStore;
 pub use rocks_state::RocksStateStore;
-pub use segment_log::{SegmentLog, SegmentLogOptions};
+pub use segment_log::{Archive, ArchivePass, SegmentLog, SegmentLogOptions};
 
 use freshet_storage::StorageError;
 

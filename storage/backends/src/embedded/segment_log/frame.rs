@@ -7,6 +7,9 @@
 //! The checksum covers `base_offset`, `rows` and the payload, so a frame whose header
 //! was torn or whose bytes rotted is recognised when the segment is scanned.
 
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+
 use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::StreamWriter;
 use arrow::record_batch::RecordBatch;
@@ -82,4 +85,133 @@ pub fn decode_payload(payload: &[u8]) -> Result<RecordBatch> {
         Some(batch) => Ok(batch?),
         None => Err(arrow::error::ArrowError::IpcError("frame holds no batch".into()).into()),
     }
+}
+
+/// Bytes a frame scan reads: a segment file, or an archived segment in memory.
+pub trait FrameBytes {
+    /// How many bytes there are.
+    fn byte_len(&self) -> std::io::Result<u64>;
+    /// Fills `buf` from byte `pos` on.
+    fn read_exact_at_pos(&self, buf: &mut [u8], pos: u64) -> std::io::Result<()>;
+}
+
+impl FrameBytes for File {
+    fn byte_len(&self) -> std::io::Result<u64> {
+        Ok(self.metadata()?.len())
+    }
+
+    fn read_exact_at_pos(&self, buf: &mut [u8], pos: u64) -> std::io::Result<()> {
+        self.read_exact_at(buf, pos)
+    }
+}
+
+impl FrameBytes for [u8] {
+    fn byte_len(&self) -> std::io::Result<u64> {
+        Ok(self.len() as u64)
+    }
+
+    fn read_exact_at_pos(&self, buf: &mut [u8], pos: u64) -> std::io::Result<()> {
+        let start = usize::try_from(pos).map_err(std::io::Error::other)?;
+        let bytes = self
+            .get(start..start + buf.len())
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::UnexpectedEof))?;
+        buf.copy_from_slice(bytes);
+        Ok(())
+    }
+}
+
+/// One frame a scan found intact.
+#[derive(Debug, Clone, Copy)]
+pub struct ScannedFrame {
+    /// The offset of its first row.
+    pub base_offset: u64,
+    /// Its rows.
+    pub rows: u32,
+    /// Where its header starts.
+    pub pos: u64,
+    /// Its payload's length.
+    pub payload_len: u32,
+}
+
+/// Why a scan stopped before the end of the bytes.
+#[derive(Debug, Clone)]
+pub enum ScanStop {
+    /// The last frame is incomplete or fails its checksum with nothing after
+    /// it: a write torn by a crash, safe to cut off in an active segment.
+    Torn(String),
+    /// A frame fails its checksum with more bytes after it: acknowledged data
+    /// rotted.
+    Corrupt(String),
+}
+
+/// What a scan found: the intact frames in order, the length of their prefix,
+/// the row offset after them, and why it stopped early, if it did.
+#[derive(Debug)]
+pub struct Scan {
+    /// The intact frames.
+    pub frames: Vec<ScannedFrame>,
+    /// Bytes of the intact prefix.
+    pub good_len: u64,
+    /// The offset after the last intact frame's rows.
+    pub end_offset: u64,
+    /// Why the scan stopped before the end, if it did.
+    pub stop: Option<ScanStop>,
+}
+
+/// Scans the frames of segment bytes whose first row is `base_offset`,
+/// checking each frame's checksum and that offsets follow on.
+pub fn scan_frames(bytes: &(impl FrameBytes + ?Sized), base_offset: u64) -> std::io::Result<Scan> {
+    let len = bytes.byte_len()?;
+    let mut scan = Scan {
+        frames: Vec::new(),
+        good_len: 0,
+        end_offset: base_offset,
+        stop: None,
+    };
+    let mut header_bytes = [0u8; HEADER_LEN];
+    let mut payload = Vec::new();
+    while scan.good_len < len {
+        let pos = scan.good_len;
+        if len - pos < HEADER_LEN as u64 {
+            scan.stop = Some(ScanStop::Torn(format!(
+                "{} stray bytes after the last frame",
+                len - pos
+            )));
+            return Ok(scan);
+        }
+        bytes.read_exact_at_pos(&mut header_bytes, pos)?;
+        let header = FrameHeader::parse(&header_bytes);
+        if pos + header.frame_len() > len {
+            scan.stop = Some(ScanStop::Torn("frame runs past the end of the file".into()));
+            return Ok(scan);
+        }
+        payload.resize(header.payload_len as usize, 0);
+        bytes.read_exact_at_pos(&mut payload, pos + HEADER_LEN as u64)?;
+        if !header.checks(&payload) {
+            scan.stop = Some(if pos + header.frame_len() < len {
+                ScanStop::Corrupt(format!(
+                    "frame at byte {pos} fails its checksum with frames after it"
+                ))
+            } else {
+                ScanStop::Torn("frame checksum mismatch".into())
+            });
+            return Ok(scan);
+        }
+        if header.base_offset != scan.end_offset || header.rows == 0 {
+            scan.stop = Some(ScanStop::Torn(format!(
+                "frame starts at row {}, expected {}",
+                header.base_offset, scan.end_offset
+            )));
+            return Ok(scan);
+        }
+        scan.frames.push(ScannedFrame {
+            base_offset: header.base_offset,
+            rows: header.rows,
+            pos,
+            payload_len: header.payload_len,
+        });
+        scan.end_offset += u64::from(header.rows);
+        scan.good_len += header.frame_len();
+    }
+    Ok(scan)
 }

@@ -5,8 +5,11 @@
 //! row offset `BASE`. Each append is one frame holding the batch as an Arrow IPC
 //! stream, so events are decoded and validated once, at ingest, and replay reads
 //! columns straight back. Appends fsync with group commit; reopening truncates a
-//! torn tail and never loses an acknowledged frame. Nothing is ever deleted.
+//! torn tail and never loses an acknowledged frame. Without an archive nothing is
+//! ever deleted; with one ([`archive`]), sealed segments are uploaded and local
+//! files past the retention removed, and reads of their rows go to the archive.
 
+mod archive;
 mod frame;
 mod partition;
 
@@ -20,22 +23,36 @@ use serde::{Deserialize, Serialize};
 
 use partition::{sync_dir, Partition};
 
-use freshet_storage::log::{AppendAck, EventLog, LogBatch, Position};
+pub use archive::Archive;
+
+use freshet_storage::log::{AppendAck, EventLog, LogBatch, PartitionRanges, Position};
 use freshet_storage::{Result, StorageError};
 
 /// Tuning of the segment log.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SegmentLogOptions {
     /// A segment file is closed and a new one started once it reaches this size.
     pub segment_bytes: u64,
+    /// Where sealed segments are archived; `None`: nowhere, all stay local.
+    pub archive: Option<Arc<Archive>>,
 }
 
 impl Default for SegmentLogOptions {
     fn default() -> Self {
         SegmentLogOptions {
-            segment_bytes: 256 << 20,
+            segment_bytes: freshet_storage::config::DEFAULT_LOG_SEGMENT_BYTES,
+            archive: None,
         }
     }
+}
+
+/// What one archiving pass over every partition did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ArchivePass {
+    /// Segments uploaded and verified.
+    pub uploaded: usize,
+    /// Local segment files removed.
+    pub removed: usize,
 }
 
 /// The `topic.json` of a topic.
@@ -108,14 +125,79 @@ impl SegmentLog {
     fn open_partitions(&self, topic: &str, count: u32) -> Result<Arc<Vec<Arc<Partition>>>> {
         let partitions = (0..count)
             .map(|p| {
-                Partition::open(
+                let partition = Partition::open(
                     &self.dir.join(topic).join(p.to_string()),
                     self.options.segment_bytes,
-                )
-                .map(Arc::new)
+                )?;
+                self.check_archive(topic, p, &partition)?;
+                Ok(Arc::new(partition))
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Arc::new(partitions))
+    }
+
+    /// Refuses a partition whose archived rows this log cannot reach: archived
+    /// elsewhere than the configured archive, or with no archive configured
+    /// while rows are only archived.
+    fn check_archive(&self, topic: &str, number: u32, partition: &Partition) -> Result<()> {
+        let manifest = partition.archived();
+        if manifest.segments.is_empty() {
+            return Ok(());
+        }
+        let configured = self.options.archive.as_ref().map(|archive| archive.uri());
+        let reachable = match configured {
+            Some(uri) => uri == manifest.archive,
+            None => partition.local_start() == 0,
+        };
+        if reachable {
+            return Ok(());
+        }
+        Err(StorageError::InvalidArgument(format!(
+            "{topic}/{number}: rows 0..{} were archived to {}, but the log archive is {}; start with --archive {}",
+            manifest.end(),
+            manifest.archive,
+            configured.unwrap_or("not set"),
+            manifest.archive
+        )))
+    }
+
+    /// Uploads every partition's sealed, unarchived segments and removes local
+    /// ones past the retention. Each partition goes on past another's
+    /// failure; the first error is returned after all were tried (the failed
+    /// segments stay local for the next pass). Nothing to do without an archive.
+    pub async fn archive_pass(&self) -> Result<ArchivePass> {
+        let Some(archive) = self.options.archive.clone() else {
+            return Ok(ArchivePass::default());
+        };
+        let topics: Vec<(String, Arc<Vec<Arc<Partition>>>)> = self
+            .topics
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(name, partitions)| (name.clone(), partitions.clone()))
+            .collect();
+        let mut pass = ArchivePass::default();
+        let mut first_error = None;
+        for (topic, partitions) in topics {
+            for (number, partition) in partitions.iter().enumerate() {
+                match archive
+                    .archive_partition(&topic, number as u32, partition)
+                    .await
+                {
+                    Ok(report) => {
+                        pass.uploaded += report.uploaded;
+                        pass.removed += report.removed;
+                    }
+                    Err(error) => {
+                        first_error.get_or_insert(error);
+                    }
+                }
+            }
+        }
+        match first_error {
+            Some(error) => Err(error),
+            None => Ok(pass),
+        }
     }
 
     fn partition(&self, topic: &str, partition: u32) -> Result<Arc<Partition>> {
@@ -226,7 +308,33 @@ impl EventLog for SegmentLog {
                 head: row_position(head).to_string(),
             });
         }
-        let batches = blocking(move || source.read(offset, max_rows)).await?;
+        let mut batches = Vec::new();
+        let mut rows = 0;
+        let mut at = offset;
+        while at < head && rows < max_rows.max(1) {
+            let wanted = max_rows.max(1) - rows;
+            let local = source.clone();
+            let read = match blocking(move || local.read(at, wanted)).await? {
+                Some(read) => read,
+                None => match &self.options.archive {
+                    Some(archive) => archive.read(topic, partition, &source, at, wanted).await?,
+                    None => {
+                        return Err(StorageError::Internal(format!(
+                            "row {at} of {topic}/{partition} is not on local disk and no archive is set"
+                        )))
+                    }
+                },
+            };
+            let Some((last_first, last_batch)) = read.last() else {
+                break;
+            };
+            at = last_first + last_batch.num_rows() as u64;
+            rows += read
+                .iter()
+                .map(|(_, batch)| batch.num_rows())
+                .sum::<usize>();
+            batches.extend(read);
+        }
         Ok(batches
             .into_iter()
             .map(|(first, batch)| LogBatch {
@@ -235,6 +343,16 @@ impl EventLog for SegmentLog {
                 batch,
             })
             .collect())
+    }
+
+    async fn ranges(&self, topic: &str, partition: u32) -> Result<PartitionRanges> {
+        let source = self.partition(topic, partition)?;
+        let archived = source.archived();
+        Ok(PartitionRanges {
+            local_from: row_position(source.local_start()),
+            archived: (!archived.segments.is_empty())
+                .then(|| (row_position(0), row_position(archived.end()))),
+        })
     }
 
     async fn row_count(&self, topic: &str, partition: u32) -> Result<u64> {

@@ -1,23 +1,43 @@
 //! One partition of the segment log: its segment files, the in-memory frame index,
-//! the single writer and the group commit that makes appends durable.
+//! the single writer and the group commit that makes appends durable, and the
+//! manifest of the segments archived (whose local files may be gone).
 
+use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::time::SystemTime;
 
 use arrow::record_batch::RecordBatch;
 use tokio::sync::watch;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
-use super::frame::{self, FrameHeader, HEADER_LEN};
+use super::archive::Manifest;
+use super::frame::{self, scan_frames, FrameHeader, ScanStop, HEADER_LEN};
 use freshet_storage::{Result, StorageError};
 
 /// One segment file of the partition.
 struct Segment {
+    base: u64,
     path: PathBuf,
     file: Arc<File>,
+}
+
+/// A sealed (no longer appended to) segment file: what can be archived.
+#[derive(Debug, Clone)]
+pub struct SealedSegment {
+    /// The offset of its first row.
+    pub base: u64,
+    /// The offset after its last row.
+    pub end: u64,
+    /// Its file.
+    pub path: PathBuf,
+    /// Its size.
+    pub bytes: u64,
+    /// When it was last written.
+    pub modified: SystemTime,
 }
 
 /// Where one frame sits: the rows it holds and its place on disk.
@@ -25,6 +45,8 @@ struct Segment {
 struct FrameEntry {
     base_offset: u64,
     rows: u32,
+    /// The segment's number since the partition was opened (see
+    /// [`FrameIndex::dropped`]).
     segment: usize,
     file_pos: u64,
     payload_len: u32,
@@ -36,16 +58,26 @@ impl FrameEntry {
     }
 }
 
-/// Everything a reader needs to find a row: segments and frames in offset order.
+/// Everything a reader needs to find a row: the local segments and their
+/// frames in offset order. Segments leave from the front once archived.
 #[derive(Default)]
 struct FrameIndex {
-    segments: Vec<Segment>,
-    frames: Vec<FrameEntry>,
+    segments: VecDeque<Segment>,
+    frames: VecDeque<FrameEntry>,
+    /// How many segments were removed from the front since opening: segment
+    /// number `n` is `segments[n - dropped]`.
+    dropped: usize,
+}
+
+impl FrameIndex {
+    fn segment(&self, number: usize) -> &Segment {
+        &self.segments[number - self.dropped]
+    }
 }
 
 /// The append side, behind one lock: appends to a partition are serialised.
 struct Writer {
-    /// Index into `FrameIndex::segments` of the segment being appended to.
+    /// Number (see [`FrameIndex::dropped`]) of the segment being appended to.
     active_segment: usize,
     active_file: Arc<File>,
     active_path: PathBuf,
@@ -73,6 +105,7 @@ pub struct Partition {
     segment_bytes: u64,
     writer: Mutex<Writer>,
     index: RwLock<FrameIndex>,
+    archived: RwLock<Manifest>,
     sync: Mutex<SyncState>,
     synced: Condvar,
     durable_head: watch::Sender<u64>,
@@ -107,7 +140,8 @@ pub(super) fn sync_dir(dir: &Path) -> Result<()> {
 impl Partition {
     /// Opens (or creates) the partition in `dir`, scanning every segment. A torn
     /// frame at the end of the last segment (a crash mid-append) is cut off; any
-    /// other bad frame is reported as corruption.
+    /// other bad frame is reported as corruption. Rows before the first local
+    /// segment must be in the archive manifest.
     pub fn open(dir: &Path, segment_bytes: u64) -> Result<Partition> {
         std::fs::create_dir_all(dir).map_err(|e| StorageError::io(dir, e))?;
         let mut bases = Vec::new();
@@ -123,10 +157,23 @@ impl Partition {
             }
         }
         bases.sort_unstable();
+        let archived = Manifest::load(dir)?;
         if bases.is_empty() {
-            open_segment_file(&segment_path(dir, 0))?;
+            let base = archived.end();
+            open_segment_file(&segment_path(dir, base))?;
             sync_dir(dir)?;
-            bases.push(0);
+            bases.push(base);
+        }
+        if archived.end() < bases[0] {
+            return Err(StorageError::Corrupt {
+                path: segment_path(dir, bases[0]),
+                byte_offset: 0,
+                reason: format!(
+                    "rows {}..{} are neither in a local segment nor in the archive manifest",
+                    archived.end(),
+                    bases[0]
+                ),
+            });
         }
 
         let mut index = FrameIndex::default();
@@ -143,24 +190,43 @@ impl Partition {
                 });
             }
             let file = open_segment_file(&path)?;
-            let (good_len, end_offset, bad) =
-                scan_segment(&file, &path, number, base, &mut index.frames)?;
-            if let Some(reason) = bad {
-                if number != last {
+            let scan = scan_frames(&file, base).map_err(|e| StorageError::io(&path, e))?;
+            index
+                .frames
+                .extend(scan.frames.iter().map(|found| FrameEntry {
+                    base_offset: found.base_offset,
+                    rows: found.rows,
+                    segment: number,
+                    file_pos: found.pos,
+                    payload_len: found.payload_len,
+                }));
+            match scan.stop {
+                Some(ScanStop::Corrupt(reason)) => {
                     return Err(StorageError::Corrupt {
                         path,
-                        byte_offset: good_len,
+                        byte_offset: scan.good_len,
                         reason,
-                    });
+                    })
                 }
-                warn!(path = %path.display(), byte_offset = good_len, %reason, "truncating torn tail of the log");
-                file.set_len(good_len)
-                    .map_err(|e| StorageError::io(&path, e))?;
-                file.sync_all().map_err(|e| StorageError::io(&path, e))?;
+                Some(ScanStop::Torn(reason)) if number != last => {
+                    return Err(StorageError::Corrupt {
+                        path,
+                        byte_offset: scan.good_len,
+                        reason,
+                    })
+                }
+                Some(ScanStop::Torn(reason)) => {
+                    warn!(path = %path.display(), byte_offset = scan.good_len, %reason, "truncating torn tail of the log");
+                    file.set_len(scan.good_len)
+                        .map_err(|e| StorageError::io(&path, e))?;
+                    file.sync_all().map_err(|e| StorageError::io(&path, e))?;
+                }
+                None => {}
             }
-            expected_offset = end_offset;
-            active_len = good_len;
-            index.segments.push(Segment {
+            expected_offset = scan.end_offset;
+            active_len = scan.good_len;
+            index.segments.push_back(Segment {
+                base,
                 path,
                 file: Arc::new(file),
             });
@@ -180,6 +246,7 @@ impl Partition {
                 next_offset: expected_offset,
             }),
             index: RwLock::new(index),
+            archived: RwLock::new(archived),
             sync: Mutex::new(SyncState {
                 synced_offset: expected_offset,
                 syncing: false,
@@ -187,6 +254,102 @@ impl Partition {
             synced: Condvar::new(),
             durable_head: watch::Sender::new(expected_offset),
         })
+    }
+
+    /// The offset of the first row on local disk: rows before it are only in
+    /// the archive.
+    pub fn local_start(&self) -> u64 {
+        let index = self.index.read().unwrap_or_else(|p| p.into_inner());
+        index.segments.front().map_or(0, |segment| segment.base)
+    }
+
+    /// The archive manifest: which segments are archived.
+    pub fn archived(&self) -> Manifest {
+        self.archived
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Replaces the archive manifest, durably, before the change is seen.
+    pub fn set_archived(&self, manifest: Manifest) -> Result<()> {
+        manifest.save(&self.dir)?;
+        *self.archived.write().unwrap_or_else(|p| p.into_inner()) = manifest;
+        Ok(())
+    }
+
+    /// The segments no longer appended to, oldest first.
+    pub fn sealed_segments(&self) -> Result<Vec<SealedSegment>> {
+        let active = lock(&self.writer).active_segment;
+        let index = self.index.read().unwrap_or_else(|p| p.into_inner());
+        let mut sealed = Vec::new();
+        for (at, segment) in index.segments.iter().enumerate() {
+            if at + index.dropped >= active {
+                break;
+            }
+            let meta = segment
+                .file
+                .metadata()
+                .map_err(|e| StorageError::io(&segment.path, e))?;
+            sealed.push(SealedSegment {
+                base: segment.base,
+                end: index.segments[at + 1].base,
+                path: segment.path.clone(),
+                bytes: meta.len(),
+                modified: meta
+                    .modified()
+                    .map_err(|e| StorageError::io(&segment.path, e))?,
+            });
+        }
+        Ok(sealed)
+    }
+
+    /// Bytes of every local segment, the active one included.
+    pub fn local_bytes(&self) -> Result<u64> {
+        let index = self.index.read().unwrap_or_else(|p| p.into_inner());
+        index.segments.iter().try_fold(0, |total, segment| {
+            let meta = segment
+                .file
+                .metadata()
+                .map_err(|e| StorageError::io(&segment.path, e))?;
+            Ok(total + meta.len())
+        })
+    }
+
+    /// Removes the oldest local segment, which must start at `base`, be
+    /// sealed and be in the archive manifest; its rows are then read from the
+    /// archive. Returns false (and removes nothing) otherwise.
+    pub fn remove_oldest_segment(&self, base: u64) -> Result<bool> {
+        let writer = lock(&self.writer);
+        let archived = self.archived();
+        let path = {
+            let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
+            let dropped = index.dropped;
+            let Some(oldest) = index.segments.front() else {
+                return Ok(false);
+            };
+            let end = match index.segments.get(1) {
+                Some(next) if dropped < writer.active_segment => next.base,
+                _ => return Ok(false),
+            };
+            if oldest.base != base || archived.end() < end {
+                return Ok(false);
+            }
+            let path = oldest.path.clone();
+            index.segments.pop_front();
+            while index.frames.front().is_some_and(|f| f.segment == dropped) {
+                index.frames.pop_front();
+            }
+            index.dropped += 1;
+            path
+        };
+        drop(writer);
+        // Readers that located frames of the segment before keep reading
+        // them through their open handle.
+        std::fs::remove_file(&path).map_err(|e| StorageError::io(&path, e))?;
+        sync_dir(&self.dir)?;
+        info!(path = %path.display(), "removed an archived segment from local disk");
+        Ok(true)
     }
 
     /// The offset after the last durable row.
@@ -231,7 +394,7 @@ impl Partition {
                 .write()
                 .unwrap_or_else(|p| p.into_inner())
                 .frames
-                .push(FrameEntry {
+                .push_back(FrameEntry {
                     base_offset: first,
                     rows,
                     segment: writer.active_segment,
@@ -249,7 +412,7 @@ impl Partition {
     /// Closes the active segment (made durable first) and starts a new one.
     fn roll(&self, writer: &mut Writer) -> Result<()> {
         let mut index = self.index.write().unwrap_or_else(|p| p.into_inner());
-        let old = &index.segments[writer.active_segment];
+        let old = index.segment(writer.active_segment);
         old.file
             .sync_data()
             .map_err(|e| StorageError::io(&old.path, e))?;
@@ -257,12 +420,13 @@ impl Partition {
         let file = Arc::new(open_segment_file(&path)?);
         sync_dir(&self.dir)?;
         debug!(path = %path.display(), "rolled to a new segment");
-        index.segments.push(Segment {
+        index.segments.push_back(Segment {
+            base: writer.next_offset,
             path: path.clone(),
             file: file.clone(),
         });
         writer.active_path = path;
-        writer.active_segment = index.segments.len() - 1;
+        writer.active_segment = index.dropped + index.segments.len() - 1;
         writer.active_file = file;
         writer.active_len = 0;
         Ok(())
@@ -305,20 +469,28 @@ impl Partition {
     }
 
     /// Reads rows from `from` on, up to the durable head, stopping after the frame
-    /// that brings the count to `max_rows`. Returns `(first offset, batch)` pairs.
-    pub fn read(&self, from: u64, max_rows: usize) -> Result<Vec<(u64, RecordBatch)>> {
+    /// that brings the count to `max_rows`. Returns `(first offset, batch)` pairs,
+    /// or `None` when `from` is before the local segments (archived rows).
+    pub fn read(&self, from: u64, max_rows: usize) -> Result<Option<Vec<(u64, RecordBatch)>>> {
         let durable = self.head();
         let located: Vec<FrameRead> = {
             let index = self.index.read().unwrap_or_else(|p| p.into_inner());
+            if index
+                .segments
+                .front()
+                .is_some_and(|first| from < first.base)
+            {
+                return Ok(None);
+            }
             let start = index.frames.partition_point(|f| f.end_offset() <= from);
             let mut rows = 0usize;
             let mut located = Vec::new();
-            for entry in &index.frames[start..] {
+            for entry in index.frames.range(start..) {
                 if entry.base_offset >= durable || rows >= max_rows.max(1) {
                     break;
                 }
                 rows += (entry.end_offset() - from.max(entry.base_offset)) as usize;
-                let segment = &index.segments[entry.segment];
+                let segment = index.segment(entry.segment);
                 located.push(FrameRead {
                     entry: *entry,
                     file: segment.file.clone(),
@@ -335,7 +507,8 @@ impl Partition {
                 let first = frame.entry.base_offset + skip as u64;
                 Ok((first, batch.slice(skip, batch.num_rows() - skip)))
             })
-            .collect()
+            .collect::<Result<_>>()
+            .map(Some)
     }
 }
 
@@ -355,77 +528,4 @@ fn read_frame(frame: &FrameRead) -> Result<RecordBatch> {
         });
     }
     frame::decode_payload(payload)
-}
-
-/// Scans one segment's frames into `frames`. Returns the length of its valid prefix,
-/// the row offset after it, and why scanning stopped early, if it did.
-fn scan_segment(
-    file: &File,
-    path: &Path,
-    segment: usize,
-    base_offset: u64,
-    frames: &mut Vec<FrameEntry>,
-) -> Result<(u64, u64, Option<String>)> {
-    let len = file
-        .metadata()
-        .map_err(|e| StorageError::io(path, e))?
-        .len();
-    let mut pos = 0u64;
-    let mut offset = base_offset;
-    let mut header_bytes = [0u8; HEADER_LEN];
-    let mut payload = Vec::new();
-    while pos < len {
-        if len - pos < HEADER_LEN as u64 {
-            return Ok((
-                pos,
-                offset,
-                Some(format!("{} stray bytes after the last frame", len - pos)),
-            ));
-        }
-        file.read_exact_at(&mut header_bytes, pos)
-            .map_err(|e| StorageError::io(path, e))?;
-        let header = FrameHeader::parse(&header_bytes);
-        if pos + header.frame_len() > len {
-            return Ok((
-                pos,
-                offset,
-                Some("frame runs past the end of the file".into()),
-            ));
-        }
-        payload.resize(header.payload_len as usize, 0);
-        file.read_exact_at(&mut payload, pos + HEADER_LEN as u64)
-            .map_err(|e| StorageError::io(path, e))?;
-        if !header.checks(&payload) {
-            if pos + header.frame_len() < len {
-                // Later bytes follow it, so this is not a write torn by a crash:
-                // acknowledged data rotted.
-                return Err(StorageError::Corrupt {
-                    path: path.to_path_buf(),
-                    byte_offset: pos,
-                    reason: "frame checksum mismatch with frames after it".into(),
-                });
-            }
-            return Ok((pos, offset, Some("frame checksum mismatch".into())));
-        }
-        if header.base_offset != offset || header.rows == 0 {
-            return Ok((
-                pos,
-                offset,
-                Some(format!(
-                    "frame starts at row {}, expected {offset}",
-                    header.base_offset
-                )),
-            ));
-        }
-        frames.push(FrameEntry {
-            base_offset: offset,
-            rows: header.rows,
-            segment,
-            file_pos: pos,
-            payload_len: header.payload_len,
-        });
-        offset += u64::from(header.rows);
-        pos += header.frame_len();
-    }
-    Ok((pos, offset, None))
 }
