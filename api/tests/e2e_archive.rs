@@ -9,12 +9,12 @@
 mod backfill_common;
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use backfill_common::{
     apply, check_exact, generate, ingest, now_micros, read_ok, status, stream_source, train_at,
-    wait_for, wait_processed, write_definitions, Agg, Reference, Spec, DAY, MINUTE,
+    wait_for, wait_processed, write_definitions, Agg, Event, Reference, Spec, DAY, MINUTE,
 };
 use common::Server;
 use freshet_api::proto;
@@ -107,30 +107,70 @@ fn offset(position: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// What each test starts from: seeded random events of two days, their
+/// brute-force reference, and a work folder with the definitions `v1`
+/// (`clicks_total`) and `v2` (with `spend_1d` added).
+struct Run {
+    seed: u64,
+    rng: StdRng,
+    t0: i64,
+    events: Vec<Event>,
+    reference: Reference,
+    users: Vec<i64>,
+    dir: tempfile::TempDir,
+    archive: PathBuf,
+    data: PathBuf,
+    v1: String,
+    v2: String,
+}
+
+impl Run {
+    fn new(count: usize, label: &str) -> Run {
+        let seed: u64 = rand::rng().random();
+        eprintln!("{label} seed {seed}");
+        let mut rng = StdRng::seed_from_u64(seed);
+        let t0 = now_micros();
+        let events = generate(&mut rng, count, USERS, 100, |rng| {
+            rng.random_range(t0 - 2 * DAY..t0 - MINUTE)
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let source = stream_source("clicks", 2);
+        Run {
+            seed,
+            rng,
+            t0,
+            reference: Reference::new(&events),
+            events,
+            users: (1..=USERS + 1).collect(),
+            archive: dir.path().join("archive"),
+            data: dir.path().join("data"),
+            v1: write_definitions(dir.path(), "v1.yaml", &source, &[], &[CLICKS_TOTAL]),
+            v2: write_definitions(
+                dir.path(),
+                "v2.yaml",
+                &source,
+                &[],
+                &[CLICKS_TOTAL, SPEND_1D],
+            ),
+            dir,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn backfill_and_training_over_an_archived_log_are_exact() {
-    let seed: u64 = rand::rng().random();
-    eprintln!("archive test seed {seed}");
-    let mut rng = StdRng::seed_from_u64(seed);
-    let t0 = now_micros();
-    let events = generate(&mut rng, 40_000, USERS, 100, |rng| {
-        rng.random_range(t0 - 2 * DAY..t0 - MINUTE)
-    });
-    let reference = Reference::new(&events);
-    let users: Vec<i64> = (1..=USERS + 1).collect();
-
-    let dir = tempfile::tempdir().unwrap();
-    let archive = dir.path().join("archive");
-    let data = dir.path().join("data");
-    let source = stream_source("clicks", 2);
-    let v1 = write_definitions(dir.path(), "v1.yaml", &source, &[], &[CLICKS_TOTAL]);
-    let v2 = write_definitions(
-        dir.path(),
-        "v2.yaml",
-        &source,
-        &[],
-        &[CLICKS_TOTAL, SPEND_1D],
-    );
+    let Run {
+        t0,
+        events,
+        reference,
+        users,
+        dir: _dir,
+        archive,
+        data,
+        v1,
+        v2,
+        ..
+    } = Run::new(40_000, "archive test");
 
     let server = start(&data, &archive);
     apply(&server, &v1);
@@ -208,28 +248,19 @@ async fn backfill_and_training_over_an_archived_log_are_exact() {
 async fn killing_the_server_while_it_archives_loses_nothing() {
     const ROUNDS: usize = 10;
     const PER_ROUND: usize = 3_000;
-    let seed: u64 = rand::rng().random();
-    eprintln!("archive kill test seed {seed}");
-    let mut rng = StdRng::seed_from_u64(seed);
-    let t0 = now_micros();
-    let events = generate(&mut rng, ROUNDS * PER_ROUND, USERS, 100, |rng| {
-        rng.random_range(t0 - 2 * DAY..t0 - MINUTE)
-    });
-    let reference = Reference::new(&events);
-    let users: Vec<i64> = (1..=USERS + 1).collect();
-
-    let dir = tempfile::tempdir().unwrap();
-    let archive = dir.path().join("archive");
-    let data = dir.path().join("data");
-    let source = stream_source("clicks", 2);
-    let v1 = write_definitions(dir.path(), "v1.yaml", &source, &[], &[CLICKS_TOTAL]);
-    let v2 = write_definitions(
-        dir.path(),
-        "v2.yaml",
-        &source,
-        &[],
-        &[CLICKS_TOTAL, SPEND_1D],
-    );
+    let Run {
+        seed,
+        mut rng,
+        events,
+        reference,
+        users,
+        dir: _dir,
+        archive,
+        data,
+        v1,
+        v2,
+        ..
+    } = Run::new(ROUNDS * PER_ROUND, "archive kill test");
 
     let mut server = start(&data, &archive);
     apply(&server, &v1);

@@ -153,6 +153,23 @@ fn cli(s3: &S3Server, server: &Server, args: &[&str]) -> Output {
         .expect("run freshet")
 }
 
+/// The server on `dir/data`, given the S3 settings and credentials, with `args`.
+fn serve(s3: &S3Server, dir: &std::path::Path, args: &[&str]) -> Server {
+    let mut launch = Launch::new(&freshet(), &dir.join("data")).args(args);
+    for (key, value) in s3_env(s3) {
+        launch = launch.env(key, &value);
+    }
+    Server::launched(launch)
+}
+
+/// The message of a command that must have failed; it never holds the secret.
+fn refusal(output: &Output) -> String {
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(!message.contains(SECRET_KEY), "{message}");
+    message
+}
+
 fn s(text: &str) -> Val {
     Val::S(text.into())
 }
@@ -176,12 +193,7 @@ async fn file_sources_labels_and_training_output_live_on_s3() {
     let dir = tempfile::tempdir().unwrap();
     let definitions = dir.path().join("s3.yaml");
     std::fs::write(&definitions, DEFINITIONS).unwrap();
-    let mut launch =
-        Launch::new(&freshet(), &dir.path().join("data")).args(["--s3-poll-interval", "0ms"]);
-    for (key, value) in s3_env(&s3) {
-        launch = launch.env(key, &value);
-    }
-    let server = Server::launched(launch);
+    let server = serve(&s3, dir.path(), &["--s3-poll-interval", "0ms"]);
 
     // apply reads the three files' schemas from S3.
     let plan = stdout_of(server.cli(&["apply", "-f", definitions.to_str().unwrap()]));
@@ -301,13 +313,11 @@ async fn file_sources_labels_and_training_output_live_on_s3() {
             out.to_str().unwrap(),
         ],
     );
-    assert!(!refused.status.success());
-    let message = String::from_utf8_lossy(&refused.stderr);
+    let message = refusal(&refused);
     assert!(
         message.contains("s3://lake/labels/none.parquet"),
         "{message}"
     );
-    assert!(!message.contains(SECRET_KEY), "{message}");
     assert!(!out.exists());
 }
 
@@ -316,11 +326,7 @@ async fn a_missing_bucket_or_object_is_an_error_that_names_it() {
     let s3 = S3Server::start();
     s3.create_bucket("lake");
     let dir = tempfile::tempdir().unwrap();
-    let mut launch = Launch::new(&freshet(), &dir.path().join("data"));
-    for (key, value) in s3_env(&s3) {
-        launch = launch.env(key, &value);
-    }
-    let server = Server::launched(launch);
+    let server = serve(&s3, dir.path(), &[]);
 
     let definitions = dir.path().join("missing.yaml");
     std::fs::write(
@@ -333,14 +339,12 @@ async fn a_missing_bucket_or_object_is_an_error_that_names_it() {
         &server,
         &["apply", "-f", definitions.to_str().unwrap()],
     );
-    assert!(!refused.status.success());
-    let message = String::from_utf8_lossy(&refused.stderr);
+    let message = refusal(&refused);
     assert!(message.contains("source 'items'"), "{message}");
     assert!(
         message.contains("s3://no-such-bucket/items.csv"),
         "{message}"
     );
-    assert!(!message.contains(SECRET_KEY), "{message}");
 
     std::fs::write(
         &definitions,
@@ -352,8 +356,7 @@ async fn a_missing_bucket_or_object_is_an_error_that_names_it() {
         &server,
         &["apply", "-f", definitions.to_str().unwrap()],
     );
-    assert!(!refused.status.success());
-    let message = String::from_utf8_lossy(&refused.stderr);
+    let message = refusal(&refused);
     assert!(message.contains("s3://lake/catalog/none.csv"), "{message}");
 }
 
@@ -361,11 +364,7 @@ async fn a_missing_bucket_or_object_is_an_error_that_names_it() {
 async fn wrong_credentials_are_an_error_that_keeps_the_secret() {
     let s3 = S3Server::start_refusing_credentials();
     let dir = tempfile::tempdir().unwrap();
-    let mut launch = Launch::new(&freshet(), &dir.path().join("data"));
-    for (key, value) in s3_env(&s3) {
-        launch = launch.env(key, &value);
-    }
-    let server = Server::launched(launch);
+    let server = serve(&s3, dir.path(), &[]);
 
     let definitions = dir.path().join("denied.yaml");
     std::fs::write(
@@ -378,12 +377,10 @@ async fn wrong_credentials_are_an_error_that_keeps_the_secret() {
         &server,
         &["apply", "-f", definitions.to_str().unwrap()],
     );
-    assert!(!refused.status.success());
-    let message = String::from_utf8_lossy(&refused.stderr);
+    let message = refusal(&refused);
     assert!(message.contains("source 'items'"), "{message}");
     assert!(message.contains("s3://lake/items.csv"), "{message}");
     assert!(message.contains("credentials"), "{message}");
-    assert!(!message.contains(SECRET_KEY), "{message}");
 
     // Labels from S3 for a training set: the same.
     std::fs::write(
@@ -411,10 +408,8 @@ async fn wrong_credentials_are_an_error_that_keeps_the_secret() {
             out.to_str().unwrap(),
         ],
     );
-    assert!(!refused.status.success());
-    let message = String::from_utf8_lossy(&refused.stderr);
+    let message = refusal(&refused);
     assert!(message.contains("s3://lake/labels.parquet"), "{message}");
     assert!(message.contains("credentials"), "{message}");
-    assert!(!message.contains(SECRET_KEY), "{message}");
     assert!(!out.exists());
 }
