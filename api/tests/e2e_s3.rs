@@ -3,7 +3,8 @@
 //! Parquet through a glob, JSON lines) are read by `apply` (schemas inferred)
 //! and joined by the engine; a changed object is picked up by its ETag; labels
 //! come from S3 and `freshet train` uploads its Parquet to S3; a missing bucket
-//! or object is an error that names it.
+//! or object is an error that names it; keys, region and endpoint may come from
+//! an AWS profile.
 
 mod common;
 
@@ -168,6 +169,22 @@ fn refusal(output: &Output) -> String {
     let message = String::from_utf8_lossy(&output.stderr).to_string();
     assert!(!message.contains(SECRET_KEY), "{message}");
     message
+}
+
+/// `freshet train` of `clicks_total` over the labels `s3://lake/labels.parquet`
+/// into `out`.
+fn train_clicks(out: &str) -> [&str; 9] {
+    [
+        "train",
+        "--features",
+        "clicks_total",
+        "--labels",
+        "s3://lake/labels.parquet",
+        "--timestamp-column",
+        "ts",
+        "--out",
+        out,
+    ]
 }
 
 fn s(text: &str) -> Val {
@@ -393,23 +410,72 @@ async fn wrong_credentials_are_an_error_that_keeps_the_secret() {
     .unwrap();
     stdout_of(server.cli(&["apply", "-f", definitions.to_str().unwrap()]));
     let out = dir.path().join("never.parquet");
-    let refused = cli(
-        &s3,
-        &server,
-        &[
-            "train",
-            "--features",
-            "clicks_total",
-            "--labels",
-            "s3://lake/labels.parquet",
-            "--timestamp-column",
-            "ts",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-    );
+    let refused = cli(&s3, &server, &train_clicks(out.to_str().unwrap()));
     let message = refusal(&refused);
     assert!(message.contains("s3://lake/labels.parquet"), "{message}");
     assert!(message.contains("credentials"), "{message}");
     assert!(!out.exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_region_and_endpoint_come_from_an_aws_profile() {
+    let s3 = S3Server::start();
+    s3.create_bucket("lake");
+    s3.put_object("lake", "items.csv", b"item_id,category\n1,books\n");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("aws-config");
+    std::fs::write(
+        &config,
+        format!(
+            "[default]\nregion = eu-west-3\n\n[profile lake]\nregion = {REGION}\nendpoint_url = {}\n",
+            s3.endpoint
+        ),
+    )
+    .unwrap();
+    let credentials = dir.path().join("aws-credentials");
+    std::fs::write(
+        &credentials,
+        format!("[lake]\naws_access_key_id = {ACCESS_KEY}\naws_secret_access_key = {SECRET_KEY}\n"),
+    )
+    .unwrap();
+    let files = [
+        ("AWS_CONFIG_FILE", config.to_str().unwrap()),
+        ("AWS_SHARED_CREDENTIALS_FILE", credentials.to_str().unwrap()),
+    ];
+    // No AWS_* keys, region or endpoint and no --s3-endpoint: only the profile
+    // says where the bucket is and how to sign (without keys the client would
+    // ask instance metadata, which is not there).
+    let mut launch = Launch::new(&freshet(), &dir.path().join("data")).env("AWS_PROFILE", "lake");
+    for (key, value) in files {
+        launch = launch.env(key, value);
+    }
+    let server = Server::launched(launch);
+    let definitions = dir.path().join("profile.yaml");
+    std::fs::write(
+        &definitions,
+        "sources:\n  - name: items\n    file: { uri: \"s3://lake/items.csv\" }\n\
+         \x20 - name: clicks\n    stream: { topic: clicks }\n    \
+         schema: { user_id: int64, ts: timestamp }\n    event_time: ts\n\
+         entities:\n  - { name: user, key: user_id }\n\
+         features:\n  - { name: clicks_total, entity: user, source: clicks, aggregate: count(*) }\n",
+    )
+    .unwrap();
+    let plan = stdout_of(server.cli(&["apply", "-f", definitions.to_str().unwrap()]));
+    assert!(plan.contains("source items"), "{plan}");
+
+    // The CLI writes training output itself: with a profile that neither file
+    // has, an error naming it and the files, nothing written.
+    let now = chrono::Utc::now().timestamp_micros();
+    s3.put_object("lake", "labels.parquet", &labels(&[1], now));
+    let refused = Command::new(freshet())
+        .args(train_clicks("s3://lake/never.parquet"))
+        .args(["--server", &server.url])
+        .env("AWS_PROFILE", "prod")
+        .envs(files)
+        .output()
+        .expect("run freshet");
+    let message = refusal(&refused);
+    assert!(message.contains("AWS profile 'prod'"), "{message}");
+    assert!(message.contains("aws-config"), "{message}");
+    assert_eq!(s3.get_object("lake", "never.parquet"), None);
 }

@@ -44,7 +44,7 @@ use arrow::datatypes::{DataType, Field, Float64Type, Int64Type, Schema, SchemaRe
 use arrow::record_batch::RecordBatch;
 use clap::Parser;
 use freshet_api::proto::{self, PayloadFormat};
-use freshet_benches::server::{self, client, Server};
+use freshet_benches::server::{self, client, wait_until_idle, Server};
 use freshet_benches::stats::round3;
 use freshet_testkit::s3::{S3Server, ACCESS_KEY, REGION, SECRET_KEY};
 use freshet_testkit::server::Launch;
@@ -423,35 +423,6 @@ struct FreshetRun {
     seconds: f64,
     seconds_with_write: f64,
     unknown_keys: u64,
-}
-
-/// Waits until the restarted server is idle: RocksDB compacts the state the
-/// backfills wrote in background threads after a restart, which would take a
-/// core from the timed build (DuckDB runs on an idle machine). Idle is CPU time
-/// growing by at most 20 ms over half a second; gives up after two minutes.
-/// Returns the seconds waited.
-async fn wait_until_idle(server: &Server) -> f64 {
-    let started = Instant::now();
-    let cpu_ticks = || {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", server.pid()))
-            .expect("read the server's /proc stat");
-        // Fields after the parenthesised name: utime and stime are the 12th
-        // and 13th, in clock ticks (100 a second).
-        let after_name = &stat[stat.rfind(')').expect("a stat line") + 2..];
-        let fields: Vec<&str> = after_name.split_whitespace().collect();
-        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
-    };
-    let mut before = cpu_ticks();
-    while started.elapsed().as_secs() < 120 {
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        let now = cpu_ticks();
-        if now - before <= 2 {
-            return started.elapsed().as_secs_f64();
-        }
-        before = now;
-    }
-    eprintln!("training_bench: the server stayed busy for two minutes; timing anyway");
-    started.elapsed().as_secs_f64()
 }
 
 /// Times `GenerateTrainingSet` for labels.parquet from the request to the last

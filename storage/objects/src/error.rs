@@ -21,7 +21,15 @@ pub enum ObjectsError {
         /// What went wrong.
         reason: String,
     },
-    /// A local folder could not be made or opened.
+    /// The AWS profile to take credentials from is missing or unusable.
+    #[error("AWS profile '{profile}': {reason}")]
+    Profile {
+        /// The profile's name.
+        profile: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A local folder (or a profile file) could not be made, opened or read.
     #[error("{}: {source}", path.display())]
     Io {
         /// The folder.

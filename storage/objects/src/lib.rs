@@ -6,9 +6,11 @@
 //! settings.
 //!
 //! Credentials come the way the AWS tools take them: `AWS_ACCESS_KEY_ID`,
-//! `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_ENDPOINT`,
-//! web identity, container credentials, and the instance metadata service when
-//! none are set. They never appear in a message: errors name the bucket and
+//! `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_ENDPOINT`;
+//! else the `AWS_PROFILE` (or `default`) profile of the shared files
+//! `~/.aws/credentials` and `~/.aws/config` (keys, session token, `region`,
+//! `endpoint_url`; see [`profile`]); else web identity, container credentials,
+//! and the instance metadata service. They never appear in a message: errors name the bucket and
 //! object.
 
 #![warn(missing_docs)]
@@ -16,6 +18,7 @@
 mod error;
 mod explain;
 mod location;
+pub mod profile;
 mod s3;
 
 pub use error::{ObjectsError, Result};

@@ -8,7 +8,7 @@ use std::time::Duration;
 use object_store::aws::AmazonS3Builder;
 use object_store::ObjectStore;
 
-use crate::{ObjectsError, Result};
+use crate::{profile, ObjectsError, Result};
 
 /// How this process reaches S3, beyond the `AWS_*` environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,14 +55,38 @@ pub fn s3_store(bucket: &str) -> Result<Arc<dyn ObjectStore>> {
         return Ok(store.clone());
     }
     let settings = s3_settings();
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let profile = profile::load(&env)?.unwrap_or_default();
     let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
-    if let Some(endpoint) = &settings.endpoint {
+    // The environment's keys win over the profile's, as with the AWS tools.
+    if env("AWS_ACCESS_KEY_ID").is_none() {
+        if let Some((id, secret)) = profile.static_keys()? {
+            builder = builder
+                .with_access_key_id(id)
+                .with_secret_access_key(secret);
+            if let Some(token) = profile.session_token.clone() {
+                builder = builder.with_token(token);
+            }
+        }
+    }
+    let from_env = |names: &[&str]| names.iter().any(|n| env(n).is_some());
+    let endpoint = settings.endpoint.clone().or_else(|| {
+        (!from_env(&["AWS_ENDPOINT", "AWS_ENDPOINT_URL"]))
+            .then_some(profile.endpoint_url)
+            .flatten()
+    });
+    if let Some(endpoint) = &endpoint {
         builder = builder
             .with_endpoint(endpoint)
             .with_allow_http(endpoint.starts_with("http://"))
             .with_virtual_hosted_style_request(false);
     }
-    if let Some(region) = &settings.region {
+    let region = settings.region.clone().or_else(|| {
+        (!from_env(&["AWS_REGION", "AWS_DEFAULT_REGION"]))
+            .then_some(profile.region)
+            .flatten()
+    });
+    if let Some(region) = &region {
         builder = builder.with_region(region);
     }
     let store: Arc<dyn ObjectStore> = Arc::new(builder.build().map_err(|e| ObjectsError::S3 {
