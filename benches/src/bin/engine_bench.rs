@@ -6,8 +6,9 @@
 //!     server's RSS over the run (peak and samples, to show it stays flat);
 //! (b) freshness at half that rate: ingest acknowledgement to online visibility;
 //! (c) once the server is idle, `GetOnlineFeatures` over loopback gRPC, 1 key ×
-//!     10 features and 100 keys × 10 features at 1, 8 and 32 clients; then, with the server stopped, the same
-//!     lookups in-process on the same online store, and the ratio.
+//!     10 features and 100 keys × 10 features at 1, 8 and 32 clients; then, with
+//!     the server stopped, the same lookups in-process on the same online store,
+//!     and the ratio.
 //!
 //! `cargo build --release --workspace --bins && target/release/engine_bench`
 

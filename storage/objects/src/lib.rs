@@ -10,8 +10,8 @@
 //! else the `AWS_PROFILE` (or `default`) profile of the shared files
 //! `~/.aws/credentials` and `~/.aws/config` (keys, session token, `region`,
 //! `endpoint_url`; see [`profile`]); else web identity, container credentials,
-//! and the instance metadata service. They never appear in a message: errors name the bucket and
-//! object.
+//! and the instance metadata service. They never appear in a message: errors
+//! name the bucket and object.
 
 #![warn(missing_docs)]
 
