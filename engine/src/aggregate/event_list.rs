@@ -8,7 +8,7 @@
 
 use freshet_storage::timed_list::{self, TimedList};
 
-use super::{fold_until, Aggregation, KeyState, Retention};
+use super::{fold_until, slice_width, Aggregation, Retention, SlicedState};
 use crate::value::Value;
 use crate::{EngineError, Result};
 
@@ -63,15 +63,22 @@ pub fn evaluate(
     Ok(fold_until(None, aggregation, events.into_iter(), at))
 }
 
-/// The stored events as a [`KeyState`], for an operator that evaluates its
-/// feature at each new event (value statistics).
-pub fn key_state(stored: &[u8]) -> Result<KeyState> {
-    let events = timed_list::decode(stored)?
+/// The stored events in slices ([`SlicedState`]), for an operator that
+/// evaluates its feature at each new event (value statistics).
+pub fn sliced_state(stored: &[u8], aggregation: &Aggregation) -> Result<SlicedState> {
+    let decoded = timed_list::decode(stored)?;
+    let events = decoded
         .records
         .into_iter()
         .map(|(t, payload)| Ok((t, decode_value(payload)?)))
         .collect::<Result<Vec<_>>>()?;
-    Ok(KeyState::from_events(events))
+    let width = aggregation.retention.window.map_or(1, slice_width);
+    Ok(SlicedState::from_events(
+        aggregation,
+        width,
+        events,
+        decoded.expire_through,
+    ))
 }
 
 fn decode_value(payload: &[u8]) -> Result<Value> {
@@ -111,7 +118,7 @@ mod tests {
         let stored = timed_list::merge([first.as_slice(), second.as_slice()]).unwrap();
         // Watermark 2h expires through 1h: the events at 0 and 30 min are gone,
         // the one at 1h too (no read at t >= 2h reaches it).
-        let kept = key_state(&stored).unwrap();
+        let kept = sliced_state(&stored, &aggregation).unwrap();
         assert_eq!(kept.kept(), 1);
         assert_eq!(
             evaluate(Some(&stored), &aggregation, 2 * HOUR).unwrap(),

@@ -68,14 +68,6 @@ impl Aggregation {
 }
 
 impl KeyState {
-    /// A state holding `events` (by event time, equal times in arrival order).
-    pub fn from_events(events: Vec<(i64, Value)>) -> KeyState {
-        KeyState {
-            events,
-            folded: None,
-        }
-    }
-
     /// Adds one event, then drops or folds what the watermark (the largest event
     /// time the lane has seen over all partitions, including this event) has made unreachable.
     pub fn insert(

@@ -11,7 +11,7 @@ use freshet_storage::state::{column_family::OPERATOR_STATE, StateStore};
 
 use super::{Changes, FeatureStats, SkippedRows, StoredFeature};
 use crate::aggregate::event_list::{self, NewEvents};
-use crate::aggregate::{Aggregation, KeyState, Retention};
+use crate::aggregate::{slice_width, Aggregation, KeyState, Retention, SlicedState};
 use crate::state_keys::feature_state_key;
 use crate::value::{timestamps, value_at, Value};
 use crate::{EngineError, Result};
@@ -85,8 +85,9 @@ pub struct FeatureOperator {
     working: HashMap<Vec<u8>, StoredFeature>,
     /// Windowed features: each touched key's new events.
     appended: HashMap<Vec<u8>, NewEvents>,
-    /// Windowed features with statistics: each touched key's events.
-    windows: HashMap<Vec<u8>, KeyState>,
+    /// Windowed features with statistics: each touched key's events, in
+    /// slices, so evaluating at each event does not fold the whole window.
+    windows: HashMap<Vec<u8>, SlicedState>,
     /// The largest event time seen, which sets what appends expire.
     watermark: i64,
     stats: Option<FeatureStats>,
@@ -132,11 +133,16 @@ impl FeatureOperator {
         Ok(self.working.get_mut(key).expect("loaded above"))
     }
 
-    fn load_window(&mut self, store: &dyn StateStore, key: &[u8]) -> Result<&mut KeyState> {
+    fn load_window(
+        &mut self,
+        store: &dyn StateStore,
+        key: &[u8],
+        aggregation: &Aggregation,
+    ) -> Result<&mut SlicedState> {
         if !self.windows.contains_key(key) {
             let state = match store.get(OPERATOR_STATE, &feature_state_key(&self.table, key))? {
-                Some(bytes) => event_list::key_state(&bytes)?,
-                None => KeyState::default(),
+                Some(bytes) => event_list::sliced_state(&bytes, aggregation)?,
+                None => SlicedState::new(aggregation.retention.window.map_or(1, slice_width)),
             };
             self.windows.insert(key.to_vec(), state);
         }
@@ -218,10 +224,12 @@ impl FeatureOperator {
                     .or_default()
                     .push(event_time, &value);
             }
-            let events = if windowed {
-                self.load_window(store, &key)?
+            let seen = if windowed {
+                let state = self.load_window(store, &key, &aggregation)?;
+                state.insert(&aggregation, high, event_time, value);
+                track.then(|| state.evaluate(&aggregation, event_time))
             } else {
-                match self.load(store, &key)? {
+                let events = match self.load(store, &key)? {
                     StoredFeature::Events(events) => events,
                     StoredFeature::Current(_) => {
                         return Err(EngineError::Corrupt(format!(
@@ -229,14 +237,12 @@ impl FeatureOperator {
                             self.table
                         )))
                     }
-                }
+                };
+                events.insert(&aggregation, high, event_time, value);
+                track.then(|| events.evaluate(&aggregation, event_time))
             };
-            events.insert(&aggregation, high, event_time, value);
-            if track {
-                let seen = events.evaluate(&aggregation, event_time);
-                if let Some(v) = seen.and_then(|v| v.as_f64()) {
-                    self.stats(store)?.observe(v);
-                }
+            if let Some(v) = seen.flatten().and_then(|v| v.as_f64()) {
+                self.stats(store)?.observe(v);
             }
         }
         self.watermark = self.watermark.max(high);

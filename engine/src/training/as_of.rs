@@ -4,7 +4,7 @@
 //! and, for features whose transforms need statistics, the value each event
 //! produced when it arrived (what the online operator fed its statistics).
 
-use crate::aggregate::{fold_until, Accumulator, Aggregation};
+use crate::aggregate::{fold_until, slice_width, Accumulator, Aggregation, SlicedState};
 use crate::value::Value;
 
 use super::spill::EventRow;
@@ -138,20 +138,20 @@ fn evaluate_key(
 }
 
 /// The value of the feature at each event's own time, over that event and the
-/// ones that came before it.
+/// ones that came before it: what the online operator evaluates on arrival,
+/// with its code (a windowed feature's [`SlicedState`], a lifetime feature's
+/// running fold) and so to the same bits.
 fn observe_key(series: &[EventRow], aggregation: &Aggregation, out: &mut Vec<Observation>) {
     let mut folded = aggregation.accumulator();
-    for (i, event) in series.iter().enumerate() {
-        let value = match aggregation.retention.window {
-            Some(window) => {
-                let lower = event.time.saturating_sub(window);
-                let start = series[..=i].partition_point(|ev| ev.time <= lower);
-                fold_until(
-                    None,
-                    aggregation,
-                    series[start..=i].iter().map(|ev| (ev.time, &ev.value)),
-                    event.time,
-                )
+    let mut sliced = aggregation
+        .retention
+        .window
+        .map(|window| SlicedState::new(slice_width(window)));
+    for event in series {
+        let value = match sliced.as_mut() {
+            Some(state) => {
+                state.insert(aggregation, event.time, event.time, event.value.clone());
+                state.evaluate(aggregation, event.time)
             }
             None => {
                 folded.update(event.time, &event.value);
