@@ -6,4 +6,4 @@ pub mod error;
 pub mod proto;
 pub mod server;
 
-pub use error::{ApiError, Result};
+pub use error::{code_name, ApiError, Result, RowProblem};

@@ -6,6 +6,7 @@ use anyhow::Context;
 use clap::Parser;
 use freshet_api::cli::{self, Cli, Command};
 use freshet_api::server::{self, ServeConfig};
+use freshet_api::ApiError;
 use tracing_subscriber::EnvFilter;
 
 /// jemalloc serves every allocation of the process, RocksDB's included (its
@@ -24,8 +25,20 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    match run(Cli::parse()).await {
+    let cli = Cli::parse();
+    let json = cli.command.json();
+    match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) if json => {
+            let structured = match error.downcast::<ApiError>() {
+                Ok(error) => error.into_json(),
+                Err(other) => serde_json::json!({
+                    "error": { "code": "UNKNOWN", "message": format!("{other:#}"), "rows": [] }
+                }),
+            };
+            println!("{structured}");
+            std::process::ExitCode::FAILURE
+        }
         Err(error) => {
             eprintln!("error: {error:#}");
             std::process::ExitCode::FAILURE

@@ -265,9 +265,12 @@ async fn features_are_served_after_ingest_with_read_after_write() {
         vec![F(11.0), I(2), S("toys"), F(7.0), I(2), F(5.5)]
     );
 
-    // The CLI prints JSON, one object per key, features by the names asked for.
+    // With --json the CLI prints one object per key, the key named by the
+    // entity's key column (as in training sets), features by the names asked
+    // for.
     let printed = stdout_of(server.cli(&[
         "get",
+        "--json",
         "--features",
         "spend_7d,purchases_1d",
         "--entity",
@@ -279,13 +282,53 @@ async fn features_are_served_after_ingest_with_read_after_write() {
     assert_eq!(
         printed["rows"],
         serde_json::json!([
-            {"user": 1, "spend_7d": 25.5, "purchases_1d": 2},
-            {"user": 3, "spend_7d": 0.0, "purchases_1d": 0}
+            {"user_id": 1, "spend_7d": 25.5, "purchases_1d": 2},
+            {"user_id": 3, "spend_7d": 0.0, "purchases_1d": 0}
         ])
     );
     assert_eq!(
         printed["features"],
         serde_json::json!(["spend_7d@v1", "purchases_1d@v1"])
+    );
+    // Without --json, an aligned table.
+    let human = stdout_of(server.cli(&[
+        "get",
+        "--features",
+        "spend_7d,purchases_1d",
+        "--entity",
+        "user=1",
+        "--entity",
+        "user=3",
+    ]));
+    let lines: Vec<&str> = human.lines().collect();
+    assert_eq!(
+        lines[..3],
+        [
+            "user_id  spend_7d  purchases_1d",
+            "1        25.5      2",
+            "3        0.0       0"
+        ],
+        "{human}"
+    );
+    assert!(lines[3].starts_with("evaluated at "), "{human}");
+    // The same keys from a file: the same rows.
+    let keys = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
+    std::fs::write(keys.path(), "user\n1\n3\n").unwrap();
+    let from_file = stdout_of(server.cli(&[
+        "get",
+        "--features",
+        "spend_7d,purchases_1d",
+        "--entities",
+        keys.path().to_str().unwrap(),
+    ]));
+    assert_eq!(from_file.lines().take(3).collect::<Vec<_>>(), lines[..3]);
+    // An error with --json: on stdout, with its code, said once.
+    let output = server.cli(&["get", "--features", "nope", "--entity", "user=1", "--json"]);
+    assert!(!output.status.success());
+    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        printed,
+        serde_json::json!({"error": {"code": "NOT_FOUND", "message": "feature 'nope' not found", "rows": []}})
     );
 
     // Metrics count what happened.
@@ -359,8 +402,6 @@ async fn bad_lookups_are_invalid_arguments_that_name_the_problem() {
     stdout_of(server.cli(&["apply", "-f", &definitions]));
     let mut client = server.client().await;
     let cases = vec![
-        (get(&["spend_7d", "nope"], "user", vec![int(1)]), "nope"),
-        (get(&["spend_7d@v9"], "user", vec![int(1)]), "spend_7d@v9"),
         (
             get(&["spend_7d"], "user", vec![int(1), text("abc")]),
             "entity key #1 (the string \"abc\")",
@@ -383,6 +424,22 @@ async fn bad_lookups_are_invalid_arguments_that_name_the_problem() {
             "{needle:?} not in {:?}",
             status.message()
         );
+    }
+    // A feature or version that does not exist is NOT_FOUND, said once.
+    let unknown = [
+        (vec!["spend_7d", "nope"], "feature 'nope' not found"),
+        (
+            vec!["spend_7d@v9"],
+            "feature 'spend_7d@v9' not found (versions: v1)",
+        ),
+    ];
+    for (features, message) in unknown {
+        let status = client
+            .get_online_features(get(&features, "user", vec![int(1)]))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::NotFound, "{status:?}");
+        assert_eq!(status.message(), message);
     }
 }
 

@@ -242,13 +242,48 @@ async fn cli_refuses_a_bad_file_whole() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("row 26, column 'amount': 'lots' is not a number"),
+        stderr.contains("INVALID_ARGUMENT: ")
+            && stderr.contains("row 26, column 'amount': 'lots' is not a number"),
         "{stderr}"
+    );
+    // With --json the refusal is on stdout, structured, with a non-zero exit.
+    let output = server.cli(&[
+        "ingest",
+        "--source",
+        "purchases",
+        "--batch-rows",
+        "10",
+        "--json",
+        events.path().to_str().unwrap(),
+    ]);
+    assert!(!output.status.success());
+    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(printed["error"]["code"], "INVALID_ARGUMENT", "{printed}");
+    assert_eq!(
+        printed["error"]["rows"],
+        serde_json::json!([{"row": 26, "column": "amount", "reason": "'lots' is not a number"}])
+    );
+    // Skipping bad rows, the rows left out are numbered the same way.
+    let output = server.cli(&[
+        "ingest",
+        "--source",
+        "purchases",
+        "--batch-rows",
+        "10",
+        "--skip-bad-rows",
+        "--json",
+        events.path().to_str().unwrap(),
+    ]);
+    let printed: serde_json::Value = serde_json::from_str(&stdout_of(output)).unwrap();
+    assert_eq!(printed["accepted"], 25, "{printed}");
+    assert_eq!(
+        printed["errors"],
+        serde_json::json!([{"row": 26, "column": "amount", "reason": "'lots' is not a number"}])
     );
     let status = stdout_of(server.cli(&["status", "--json"]));
     assert!(
-        status.contains(r#""events_accepted":0"#),
-        "nothing written: {status}"
+        status.contains(r#""events_accepted":25"#),
+        "only the skipping run wrote: {status}"
     );
 }
 
@@ -411,11 +446,17 @@ async fn apply_a_file_in_the_current_folder() {
         )
         .unwrap();
     stdout_of(ingest.wait_with_output().unwrap());
-    let printed =
-        stdout_of(server.cli(&["get", "--features", "last_category", "--entity", "user=7"]));
+    let printed = stdout_of(server.cli(&[
+        "get",
+        "--features",
+        "last_category",
+        "--entity",
+        "user=7",
+        "--json",
+    ]));
     let printed: serde_json::Value = serde_json::from_str(&printed).unwrap();
     assert_eq!(
         printed["rows"],
-        serde_json::json!([{"user": 7, "last_category": "games"}])
+        serde_json::json!([{"user_id": 7, "last_category": "games"}])
     );
 }

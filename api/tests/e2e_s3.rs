@@ -259,6 +259,7 @@ async fn file_sources_labels_and_training_output_live_on_s3() {
         &server,
         &[
             "train",
+            "--json",
             "--features",
             "spend_1d,last_category",
             "--labels",

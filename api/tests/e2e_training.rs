@@ -177,9 +177,9 @@ async fn flight_rows(server: &Server, ticket: String) -> RecordBatch {
     concat(batches, "DoGet")
 }
 
-/// `freshet train ARGS`, which must succeed; its JSON summary.
+/// `freshet train --json ARGS`, which must succeed; its JSON summary.
 fn train(server: &Server, args: &[&str]) -> serde_json::Value {
-    let out = stdout_of(server.cli(&[&["train"][..], args].concat()));
+    let out = stdout_of(server.cli(&[&["train", "--json"][..], args].concat()));
     serde_json::from_str(&out).unwrap_or_else(|e| panic!("train printed {out:?}: {e}"))
 }
 
@@ -1318,7 +1318,12 @@ async fn bad_labels_get_clear_errors_and_unknown_keys_get_defaults() {
         &["--label", "outcome", "--features", "spend_1h,nope"],
         &failed_out,
     );
-    assert!(stderr.contains("nope"), "{stderr}");
+    // Said once, with its code.
+    assert!(
+        stderr.contains("NOT_FOUND: feature 'nope' not found")
+            && stderr.matches("'nope'").count() == 1,
+        "{stderr}"
+    );
     let status = training_error(
         server,
         proto::GenerateTrainingSetRequest {
@@ -1328,7 +1333,8 @@ async fn bad_labels_get_clear_errors_and_unknown_keys_get_defaults() {
         },
     )
     .await;
-    assert_invalid(&status, &["nope"]);
+    assert_eq!(status.code(), tonic::Code::NotFound, "{status:?}");
+    assert_eq!(status.message(), "feature 'nope' not found");
 
     // (e) Label rows without the entity's key column.
     let no_user = churn.path("no_user.csv");

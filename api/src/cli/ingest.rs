@@ -14,7 +14,7 @@ use prost::Message;
 
 use super::{connect, ClientArgs};
 use crate::proto::{self, PayloadFormat};
-use crate::{ApiError, Result};
+use crate::{ApiError, Result, RowProblem};
 
 /// What `freshet ingest` takes.
 #[derive(Debug, clap::Args)]
@@ -201,11 +201,13 @@ fn chunks(
     }
 }
 
-/// Where a row of a chunk is in the input, in words.
-fn locate(format: PayloadFormat, first_row: u64, row: u64) -> String {
-    match format {
-        PayloadFormat::JsonLines => format!("line {}", first_row + row + 1),
-        _ => format!("row {}", first_row + row + 1),
+/// A refused row of a chunk, numbered in the whole input.
+fn problem(format: PayloadFormat, first_row: u64, error: &proto::RowError) -> RowProblem {
+    RowProblem {
+        row: first_row + error.row + 1,
+        is_line: format == PayloadFormat::JsonLines,
+        column: (!error.column.is_empty()).then(|| error.column.clone()),
+        reason: error.reason.clone(),
     }
 }
 
@@ -215,7 +217,7 @@ struct Totals {
     accepted: u64,
     rejected: u64,
     late: u64,
-    errors: Vec<serde_json::Value>,
+    errors: Vec<RowProblem>,
 }
 
 /// Sends every chunk; returns the totals or the refusal of a chunk.
@@ -246,60 +248,33 @@ async fn send_all(
                     response
                         .errors
                         .iter()
-                        .map(|e| error_json(chunk.format, chunk.first_row, e)),
+                        .map(|e| problem(chunk.format, chunk.first_row, e)),
                 );
             }
             Err(status) => {
                 let Ok(details) = proto::IngestResponse::decode(status.details()) else {
                     return Err(status.into());
                 };
-                let mut message = format!(
-                    "{}: ingest into '{}' refused, nothing {}written: {} problem(s)",
-                    args.input,
-                    args.source,
-                    if validate_only || totals.accepted == 0 {
-                        ""
-                    } else {
-                        "more "
-                    },
-                    details.errors.len()
-                );
-                for error in details.errors.iter().take(20) {
-                    let place = locate(chunk.format, chunk.first_row, error.row);
-                    if error.column.is_empty() {
-                        message.push_str(&format!("\n  {place}: {}", error.reason));
-                    } else {
-                        message.push_str(&format!(
-                            "\n  {place}, column '{}': {}",
-                            error.column, error.reason
-                        ));
-                    }
-                }
-                if details.errors.len() > 20 {
-                    message.push_str(&format!(
-                        "\n  ... and {} more in this chunk",
-                        details.errors.len() - 20
-                    ));
-                }
-                if !validate_only && totals.accepted > 0 {
-                    message.push_str(&format!(
-                        "\n{} earlier rows were written (standard input is sent in one pass)",
-                        totals.accepted
-                    ));
-                }
-                return Err(ApiError::Status(tonic::Status::invalid_argument(message)));
+                let written_before = if validate_only { 0 } else { totals.accepted };
+                return Err(ApiError::RowsRefused {
+                    summary: format!(
+                        "{}: ingest into '{}' refused, nothing {}written: {} problem(s)",
+                        args.input,
+                        args.source,
+                        if written_before == 0 { "" } else { "more " },
+                        details.errors.len()
+                    ),
+                    rows: details
+                        .errors
+                        .iter()
+                        .map(|e| problem(chunk.format, chunk.first_row, e))
+                        .collect(),
+                    written_before,
+                });
             }
         }
     }
     Ok(totals)
-}
-
-fn error_json(format: PayloadFormat, first_row: u64, error: &proto::RowError) -> serde_json::Value {
-    serde_json::json!({
-        "at": locate(format, first_row, error.row),
-        "column": (!error.column.is_empty()).then_some(&error.column),
-        "reason": error.reason,
-    })
 }
 
 /// Runs `freshet ingest`.
@@ -318,7 +293,7 @@ pub async fn ingest(args: &IngestArgs, client_args: &ClientArgs) -> Result<()> {
                 "accepted": totals.accepted,
                 "rejected": totals.rejected,
                 "late": totals.late,
-                "errors": totals.errors,
+                "errors": totals.errors.iter().map(RowProblem::to_json).collect::<Vec<_>>(),
             })
         );
     } else {
@@ -327,7 +302,17 @@ pub async fn ingest(args: &IngestArgs, client_args: &ClientArgs) -> Result<()> {
             totals.accepted, args.source, totals.rejected, totals.late
         );
         for error in totals.errors.iter().take(20) {
-            println!("  rejected {}", error);
+            match &error.column {
+                Some(column) => println!(
+                    "  rejected {}, column '{column}': {}",
+                    error.place(),
+                    error.reason
+                ),
+                None => println!("  rejected {}: {}", error.place(), error.reason),
+            }
+        }
+        if totals.errors.len() > 20 {
+            println!("  ... and {} more", totals.errors.len() - 20);
         }
     }
     Ok(())

@@ -82,7 +82,7 @@ pub enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
-    /// Read online feature values for entity keys (JSON out).
+    /// Read online feature values for entity keys (a table; JSON with --json).
     Get {
         /// What to read.
         #[command(flatten)]
@@ -116,6 +116,22 @@ pub enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
+}
+
+impl Command {
+    /// Whether the command was asked for JSON output (`--json`): its result
+    /// and, on failure, its error go to standard output as JSON.
+    pub fn json(&self) -> bool {
+        match self {
+            Command::Serve { .. } => false,
+            Command::Apply { client, .. }
+            | Command::Ingest { client, .. }
+            | Command::Get { client, .. }
+            | Command::Train { client, .. }
+            | Command::Features { client, .. }
+            | Command::Status { client } => client.json,
+        }
+    }
 }
 
 /// Connects to the server named in `client`.

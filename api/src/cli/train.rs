@@ -1,5 +1,7 @@
 //! `freshet train`: builds a training set on the server and writes it as Parquet,
-//! with a progress bar on stderr and a JSON summary on stdout.
+//! with a progress bar on stderr when it is a terminal (or with `--progress`,
+//! one line per step) and a summary on stdout: a sentence, or JSON with
+//! `--json`.
 
 use std::fs::File;
 use std::io::{Cursor, IsTerminal, Read, Write};
@@ -20,6 +22,10 @@ use crate::{ApiError, Result};
 /// What to build and where to write it.
 #[derive(Debug, clap::Args)]
 pub struct TrainArgs {
+    /// Print progress on stderr even when it is not a terminal (one line per
+    /// step); on a terminal a bar is always drawn.
+    #[arg(long)]
+    pub progress: bool,
     /// A training set of the registry (NAME or NAME@vN): its label and features.
     #[arg(long, conflicts_with_all = ["label", "features"])]
     pub training_set: Option<String>,
@@ -216,8 +222,9 @@ pub async fn train(args: &TrainArgs, client: &ClientArgs) -> Result<()> {
     let mut writer: Option<ArrowWriter<File>> = None;
     let mut summary: Option<proto::TrainingSetSummary> = None;
     let mut last_drawn = None;
+    let terminal = std::io::stderr().is_terminal();
     while let Some(message) = stream.message().await? {
-        if let Some(progress) = message.progress {
+        if let Some(progress) = message.progress.filter(|_| terminal || args.progress) {
             let step = (progress.rows_done, progress.rows_total);
             if last_drawn != Some(step) {
                 draw(progress.rows_done, progress.rows_total);
@@ -250,7 +257,7 @@ pub async fn train(args: &TrainArgs, client: &ClientArgs) -> Result<()> {
             summary = message.summary;
         }
     }
-    if std::io::stderr().is_terminal() {
+    if terminal && last_drawn.is_some() {
         eprintln!();
     }
     let summary = summary.ok_or_else(|| {
@@ -259,13 +266,24 @@ pub async fn train(args: &TrainArgs, client: &ClientArgs) -> Result<()> {
     let writer = writer.ok_or_else(|| ApiError::Config("the training set has no rows".into()))?;
     writer.close().map_err(|e| file_error(&e))?;
     output.finish(&partial).await?;
-    let report = serde_json::json!({
-        "rows": summary.rows,
-        "unknown_keys": summary.unknown_keys,
-        "feature_versions": summary.feature_versions,
-        "events_replayed": summary.events_replayed,
-        "out": output.describe(),
-    });
-    println!("{report}");
+    if client.json {
+        let report = serde_json::json!({
+            "rows": summary.rows,
+            "unknown_keys": summary.unknown_keys,
+            "feature_versions": summary.feature_versions,
+            "events_replayed": summary.events_replayed,
+            "out": output.describe(),
+        });
+        println!("{report}");
+    } else {
+        println!(
+            "wrote {} row(s) to {} ({}; {} key(s) unknown; {} event(s) replayed)",
+            summary.rows,
+            output.describe(),
+            summary.feature_versions.join(", "),
+            summary.unknown_keys,
+            summary.events_replayed
+        );
+    }
     Ok(())
 }

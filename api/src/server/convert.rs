@@ -186,6 +186,7 @@ pub fn online_to_proto(
         })
         .collect();
     proto::GetOnlineFeaturesResponse {
+        key_column: values.key_column,
         features: values.versions,
         types: values.types.iter().map(|t| t.name().to_string()).collect(),
         rows,

@@ -28,6 +28,8 @@ pub struct ResolvedVersion {
     pub frozen: Option<(String, i64)>,
     /// The definition of that version.
     pub feature: Feature,
+    /// Its entity's key column (`user_id`): what training sets name the key.
+    pub key_column: String,
     /// The type of its entity's key column.
     pub key_type: ColumnType,
     /// The type of the values served.
@@ -126,7 +128,7 @@ impl FeatureCatalog {
         let versioned = self
             .registry
             .resolve::<Feature>(reference)
-            .map_err(|e| invalid(format!("feature '{reference}': {e}")))?;
+            .map_err(EngineError::Registry)?;
         let active = self
             .latest
             .read()
@@ -183,6 +185,7 @@ impl FeatureCatalog {
             input: FeatureInput::of(&resolved, 0)?,
             needs_stats: resolved.needs_stats(),
             default: default_value(feature.default.as_ref(), resolved.value_type),
+            key_column: resolved.key_column.clone(),
             key_type: resolved.key_type,
             value_type: resolved.value_type,
             feature,

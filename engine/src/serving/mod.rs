@@ -28,6 +28,9 @@ pub const MAX_FEATURES: usize = 1_000;
 /// The answer to one online read.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OnlineValues {
+    /// The entity's key column (`user_id`), which names the keys in output,
+    /// as training sets name them.
+    pub key_column: String,
     /// The feature versions used, in request order (`name@vN`).
     pub versions: Vec<String>,
     /// The value types, in request order.
@@ -159,6 +162,7 @@ impl FeatureServer {
             }
         }
         Ok(OnlineValues {
+            key_column: served[0].key_column.clone(),
             versions: served.iter().map(|f| f.table.clone()).collect(),
             types: served.iter().map(|f| f.value_type).collect(),
             rows,

@@ -263,7 +263,7 @@ impl TrainingSets {
                 self.registry
                     .resolve::<Label>(&name)
                     .map(|v| v.object)
-                    .map_err(|e| invalid(format!("label '{name}': {e}")))
+                    .map_err(EngineError::Registry)
             })
             .transpose()?;
         let definitions: Vec<Feature> = features
@@ -272,7 +272,7 @@ impl TrainingSets {
                 self.registry
                     .resolve::<Feature>(f)
                     .map(|v| v.object)
-                    .map_err(|e| invalid(format!("feature '{f}': {e}")))
+                    .map_err(EngineError::Registry)
             })
             .collect::<Result<_>>()?;
         let active = self.catalog.latest();
