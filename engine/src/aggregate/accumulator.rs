@@ -138,10 +138,8 @@ impl Accumulator {
     pub fn merge(&mut self, later: &Accumulator) {
         match (&mut *self, later) {
             (Accumulator::Count(count), Accumulator::Count(more)) => *count += more,
-            (Accumulator::SumInt(sum), Accumulator::SumInt(more)) => {
-                if let Some(more) = more {
-                    *sum = Some(sum.unwrap_or(0).wrapping_add(*more));
-                }
+            (Accumulator::SumInt(sum), Accumulator::SumInt(Some(more))) => {
+                *sum = Some(sum.unwrap_or(0).wrapping_add(*more));
             }
             // An integer sum that met a float switched to float summing (see
             // `update`); merged with the other kind, it does the same.
@@ -160,31 +158,29 @@ impl Accumulator {
                     sum: more,
                     count: n,
                 },
-            ) => {
-                if *n > 0 {
-                    *sum += more;
-                    *count += n;
-                }
+            ) if *n > 0 => {
+                *sum += more;
+                *count += n;
             }
-            (Accumulator::Min(min), Accumulator::Min(Some(value))) => {
-                if min.as_ref().is_none_or(|m| value.total_cmp(m).is_lt()) {
-                    *min = Some(value.clone());
-                }
+            (Accumulator::Min(min), Accumulator::Min(Some(value)))
+                if min.as_ref().is_none_or(|m| value.total_cmp(m).is_lt()) =>
+            {
+                *min = Some(value.clone());
             }
-            (Accumulator::Max(max), Accumulator::Max(Some(value))) => {
-                if max.as_ref().is_none_or(|m| value.total_cmp(m).is_gt()) {
-                    *max = Some(value.clone());
-                }
+            (Accumulator::Max(max), Accumulator::Max(Some(value)))
+                if max.as_ref().is_none_or(|m| value.total_cmp(m).is_gt()) =>
+            {
+                *max = Some(value.clone());
             }
-            (Accumulator::First(first), Accumulator::First(Some((t, value)))) => {
-                if first.as_ref().is_none_or(|(at, _)| t < at) {
-                    *first = Some((*t, value.clone()));
-                }
+            (Accumulator::First(first), Accumulator::First(Some((t, value))))
+                if first.as_ref().is_none_or(|(at, _)| t < at) =>
+            {
+                *first = Some((*t, value.clone()));
             }
-            (Accumulator::Last(last), Accumulator::Last(Some((t, value)))) => {
-                if last.as_ref().is_none_or(|(at, _)| t >= at) {
-                    *last = Some((*t, value.clone()));
-                }
+            (Accumulator::Last(last), Accumulator::Last(Some((t, value))))
+                if last.as_ref().is_none_or(|(at, _)| t >= at) =>
+            {
+                *last = Some((*t, value.clone()));
             }
             (Accumulator::Distinct(seen), Accumulator::Distinct(more)) => {
                 seen.extend(more.iter().cloned());
@@ -210,8 +206,9 @@ impl Accumulator {
                 *m2 += other_m2 + delta * delta * (*count as f64 * *n as f64 / total as f64);
                 *count = total;
             }
-            // An empty min, max, first or last adds nothing; accumulators of
-            // two functions never meet (one feature, one function).
+            // An empty partial, or a min, max, first or last that does not
+            // win, adds nothing; accumulators of two functions never meet
+            // (one feature, one function).
             _ => {}
         }
     }
