@@ -6,10 +6,12 @@
 //!
 //! The flow follows the folders: `ingest` → `pipeline` → `operators` (over
 //! `aggregate`) → `runtime` (commit) → `serving`; `training` replays the log through
-//! the same pipelines and operators as of each label's time.
+//! the same pipelines and operators as of each label's time; `discovery` lists
+//! and searches the registry's features.
 
 pub mod aggregate;
 pub mod catalog;
+pub mod discovery;
 pub mod error;
 pub mod ingest;
 pub mod layout;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use freshet_registry::{Plan, Registry, RegistryError, Versioned};
-use freshet_sql::model::{Definitions, Source};
+use freshet_sql::model::{Definitions, Feature, Kind, Source};
 use freshet_sql::resolved::StreamSource;
 use freshet_storage::log::{EventLog, PartitionRanges, Position};
 use freshet_storage::online::OnlineStore;
@@ -17,6 +17,7 @@ use freshet_storage::state::StateStore;
 use tracing::warn;
 
 use crate::catalog::{feature_table, FeatureCatalog, VersionStatus};
+use crate::discovery::{self, FeatureSummary, ListFilter};
 use crate::ingest::{IngestOptions, IngestReport, Ingestor, PayloadFormat};
 use crate::metrics::Metrics;
 use crate::runtime::{Engine, RuntimeConfig};
@@ -302,6 +303,51 @@ impl FeatureStore {
         let features = self.engine.version_statuses()?;
         self.sync_serving(&features)?;
         Ok(StoreStatus { sources, features })
+    }
+
+    /// A summary of every feature at its newest version, by name.
+    fn feature_summaries(&self) -> Result<Vec<FeatureSummary>> {
+        let statuses = self.engine.version_statuses()?;
+        let mut all = Vec::new();
+        for Versioned { version, object } in self.registry.latest_versions::<Feature>()? {
+            let reference = format!("{}@v{version}", object.name);
+            let value_type = self
+                .catalog
+                .resolve_definition(&reference)
+                .ok()
+                .map(|resolved| resolved.value_type.name().to_string());
+            all.push(FeatureSummary {
+                versions: self.registry.versions(Kind::Feature, &object.name)?,
+                state: discovery::state_of(&statuses, &object.name, version),
+                name: object.name,
+                version,
+                entity: object.entity,
+                source: object.source,
+                aggregate: object.aggregate,
+                window: object.window,
+                value_type,
+                description: object.description,
+            });
+        }
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(all)
+    }
+
+    /// One page of the features `filter` matches, by name (see
+    /// [`discovery::list`]), and the next page's token.
+    pub fn list_features(
+        &self,
+        filter: &ListFilter,
+        page_size: usize,
+        page_token: &str,
+    ) -> Result<(Vec<FeatureSummary>, Option<String>)> {
+        discovery::list(self.feature_summaries()?, filter, page_size, page_token)
+    }
+
+    /// The features matching every word of `query`, best first (see
+    /// [`discovery::search`]).
+    pub fn search_features(&self, query: &str, limit: usize) -> Result<Vec<FeatureSummary>> {
+        discovery::search(self.feature_summaries()?, query, limit)
     }
 
     /// Reads `features` for `keys` of `entity` at `at` (µs), timing the lookup.

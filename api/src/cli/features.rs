@@ -1,4 +1,5 @@
-//! `freshet features wait|retire|freeze|unfreeze`: act on feature versions.
+//! `freshet features list|search`: find features; `freshet features
+//! wait|retire|freeze|unfreeze`: act on feature versions.
 
 use clap::Subcommand;
 
@@ -10,6 +11,34 @@ use crate::Result;
 /// What to do to a feature or version.
 #[derive(Debug, Subcommand)]
 pub enum FeaturesCommand {
+    /// List features at their newest version, by name.
+    List {
+        /// Only features of this entity.
+        #[arg(long)]
+        entity: Option<String>,
+        /// Only features over this source or transformation.
+        #[arg(long)]
+        source: Option<String>,
+        /// Only features whose newest version is in this state (ACTIVE, ...).
+        #[arg(long)]
+        state: Option<String>,
+        /// At most this many per page (default 100).
+        #[arg(long, default_value_t = 0, hide_default_value = true)]
+        page_size: u32,
+        /// The page after this token (printed with the previous page).
+        #[arg(long, default_value = "")]
+        page_token: String,
+    },
+    /// Find features by words of their name, description, entity or source,
+    /// best first.
+    Search {
+        /// The words; every one must match.
+        #[arg(required = true)]
+        query: Vec<String>,
+        /// At most this many (default 20).
+        #[arg(long, default_value_t = 0, hide_default_value = true)]
+        limit: u32,
+    },
     /// Wait until a version has caught up (READY or ACTIVE); fails if it FAILED.
     Wait {
         /// `NAME@vN`, or `NAME` for its newest version.
@@ -32,10 +61,42 @@ pub enum FeaturesCommand {
     },
 }
 
-/// Runs a `freshet features` command and prints the version's status.
+/// Runs a `freshet features` command and prints what it found, or the
+/// version's status.
 pub async fn features(command: &FeaturesCommand, client: &ClientArgs) -> Result<()> {
     let mut connection = connect(client).await?;
     let status = match command {
+        FeaturesCommand::List {
+            entity,
+            source,
+            state,
+            page_size,
+            page_token,
+        } => {
+            let found = connection
+                .list_features(proto::ListFeaturesRequest {
+                    entity: entity.clone().unwrap_or_default(),
+                    source: source.clone().unwrap_or_default(),
+                    state: state.clone().unwrap_or_default(),
+                    page_size: *page_size,
+                    page_token: page_token.clone(),
+                })
+                .await?
+                .into_inner();
+            print_summaries(&found, client.json);
+            return Ok(());
+        }
+        FeaturesCommand::Search { query, limit } => {
+            let found = connection
+                .search_features(proto::SearchFeaturesRequest {
+                    query: query.join(" "),
+                    limit: *limit,
+                })
+                .await?
+                .into_inner();
+            print_summaries(&found, client.json);
+            return Ok(());
+        }
         FeaturesCommand::Wait { reference } => {
             connection
                 .wait_for_feature(proto::WaitForFeatureRequest {
@@ -72,4 +133,54 @@ pub async fn features(command: &FeaturesCommand, client: &ClientArgs) -> Result<
         println!("{}", version_line(&status));
     }
     Ok(())
+}
+
+/// Prints features found: a line each (`name@vN`, state, entity, aggregate
+/// and window, type, description) and the next page's token; with `json`,
+/// `{"features": [...], "next_page_token": ...}`.
+fn print_summaries(found: &proto::ListFeaturesResponse, json: bool) {
+    let text = |s: &String| (!s.is_empty()).then(|| s.clone());
+    if json {
+        let features: Vec<serde_json::Value> = found
+            .features
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "name": f.name,
+                    "version": f.version,
+                    "versions": f.versions,
+                    "entity": f.entity,
+                    "source": f.source,
+                    "aggregate": f.aggregate,
+                    "window": text(&f.window),
+                    "type": text(&f.r#type),
+                    "description": text(&f.description),
+                    "state": f.state,
+                })
+            })
+            .collect();
+        let next = text(&found.next_page_token);
+        println!(
+            "{}",
+            serde_json::json!({ "features": features, "next_page_token": next })
+        );
+        return;
+    }
+    if found.features.is_empty() {
+        println!("no features found");
+    }
+    for f in &found.features {
+        let window = match f.window.as_str() {
+            "" => "lifetime".to_string(),
+            window => format!("over {window}"),
+        };
+        let reference = format!("{}@v{}", f.name, f.version);
+        println!(
+            "{reference:<32} {:<12} {:<10} {} {window}  {}  {}",
+            f.state, f.entity, f.aggregate, f.r#type, f.description
+        );
+    }
+    if !found.next_page_token.is_empty() {
+        println!("more: --page-token {}", found.next_page_token);
+    }
 }

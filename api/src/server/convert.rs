@@ -4,6 +4,7 @@
 use arrow::ipc::writer::StreamWriter;
 use arrow::record_batch::RecordBatch;
 use freshet_engine::catalog::{VersionState, VersionStatus};
+use freshet_engine::discovery::FeatureSummary;
 use freshet_engine::ingest::{IngestReport, PayloadFormat, RowError};
 use freshet_engine::serving::OnlineValues;
 use freshet_engine::store::StoreStatus;
@@ -259,5 +260,21 @@ pub fn status_to_proto(status: StoreStatus) -> proto::GetStatusResponse {
     proto::GetStatusResponse {
         sources,
         features: status.features.into_iter().map(version_to_proto).collect(),
+    }
+}
+
+/// A feature's summary for `ListFeatures` and `SearchFeatures`.
+pub fn summary_to_proto(summary: FeatureSummary) -> proto::FeatureSummary {
+    proto::FeatureSummary {
+        name: summary.name,
+        version: summary.version,
+        versions: summary.versions,
+        entity: summary.entity,
+        source: summary.source,
+        aggregate: summary.aggregate,
+        window: summary.window.unwrap_or_default(),
+        r#type: summary.value_type.unwrap_or_default(),
+        description: summary.description.unwrap_or_default(),
+        state: summary.state,
     }
 }

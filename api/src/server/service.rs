@@ -6,6 +6,7 @@ use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use freshet_engine::discovery::ListFilter;
 use freshet_engine::ingest::IngestOptions;
 use freshet_engine::training::{Progress, TrainingSet};
 use freshet_engine::FeatureStore;
@@ -19,7 +20,8 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{
     change_to_proto, ipc_bytes, keys_from_proto, online_to_proto, payload_format, progress_message,
-    refused, report_to_proto, status_to_proto, training_request, version_to_proto,
+    refused, report_to_proto, status_to_proto, summary_to_proto, training_request,
+    version_to_proto,
 };
 use crate::proto::{self, feature_store_server::FeatureStore as FeatureStoreRpc};
 use crate::{ApiError, Result};
@@ -219,6 +221,42 @@ impl FeatureStoreRpc for FeatureStoreService {
             .await
             .map_err(status)?;
         Ok(Response::new(version_to_proto(found)))
+    }
+
+    async fn list_features(
+        &self,
+        request: Request<proto::ListFeaturesRequest>,
+    ) -> std::result::Result<Response<proto::ListFeaturesResponse>, Status> {
+        let request = request.into_inner();
+        let given = |text: String| (!text.is_empty()).then_some(text);
+        let filter = ListFilter {
+            entity: given(request.entity),
+            source: given(request.source),
+            state: given(request.state),
+        };
+        let (features, next) = self
+            .store
+            .list_features(&filter, request.page_size as usize, &request.page_token)
+            .map_err(status)?;
+        Ok(Response::new(proto::ListFeaturesResponse {
+            features: features.into_iter().map(summary_to_proto).collect(),
+            next_page_token: next.unwrap_or_default(),
+        }))
+    }
+
+    async fn search_features(
+        &self,
+        request: Request<proto::SearchFeaturesRequest>,
+    ) -> std::result::Result<Response<proto::ListFeaturesResponse>, Status> {
+        let request = request.into_inner();
+        let features = self
+            .store
+            .search_features(&request.query, request.limit as usize)
+            .map_err(status)?;
+        Ok(Response::new(proto::ListFeaturesResponse {
+            features: features.into_iter().map(summary_to_proto).collect(),
+            next_page_token: String::new(),
+        }))
     }
 
     async fn retire_feature(

@@ -1,0 +1,215 @@
+//! Finding features: a [`FeatureSummary`] of each feature's newest version,
+//! listed by name with filters and pages ([`list`]), or searched by text and
+//! ranked ([`search`]).
+
+use crate::catalog::VersionStatus;
+use crate::{EngineError, Result};
+
+/// What the registry says of a feature, at its newest version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureSummary {
+    /// The feature's name.
+    pub name: String,
+    /// Its newest version.
+    pub version: u32,
+    /// Every version stored, oldest first.
+    pub versions: Vec<u32>,
+    /// The entity it describes.
+    pub entity: String,
+    /// The source or transformation it aggregates.
+    pub source: String,
+    /// The aggregate (`sum(amount)`).
+    pub aggregate: String,
+    /// The window (`7d`); `None` for the whole history.
+    pub window: Option<String>,
+    /// The type of its values (`float64`); `None` when it cannot be resolved
+    /// now (its source is gone).
+    pub value_type: Option<String>,
+    /// The definition's free text.
+    pub description: Option<String>,
+    /// The newest version's state (`ACTIVE`, `BACKFILLING`, ...); `UNKNOWN`
+    /// before the engine has reported on it.
+    pub state: String,
+}
+
+/// Which features [`list`] returns; `None` matches any.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListFilter {
+    /// Only features of this entity.
+    pub entity: Option<String>,
+    /// Only features over this source or transformation.
+    pub source: Option<String>,
+    /// Only features whose newest version is in this state (any case).
+    pub state: Option<String>,
+}
+
+/// Most features in one page.
+pub const MAX_PAGE_SIZE: usize = 1_000;
+
+/// The state `statuses` give `name@vN`, or `UNKNOWN`.
+pub fn state_of(statuses: &[VersionStatus], name: &str, version: u32) -> String {
+    statuses
+        .iter()
+        .find(|s| s.name == name && s.version == version)
+        .map_or("UNKNOWN", |s| s.state.name())
+        .to_string()
+}
+
+/// One page of the features `filter` matches, by name: at most `page_size`
+/// (0: 100) after the feature named `page_token` (empty: from the start),
+/// and the token of the next page (`None` on the last). `all` is sorted by
+/// name.
+pub fn list(
+    all: Vec<FeatureSummary>,
+    filter: &ListFilter,
+    page_size: usize,
+    page_token: &str,
+) -> Result<(Vec<FeatureSummary>, Option<String>)> {
+    if page_size > MAX_PAGE_SIZE {
+        return Err(EngineError::InvalidRequest(format!(
+            "page size {page_size}: at most {MAX_PAGE_SIZE}"
+        )));
+    }
+    let page_size = if page_size == 0 { 100 } else { page_size };
+    let matches = |summary: &FeatureSummary| {
+        filter.entity.as_ref().is_none_or(|e| *e == summary.entity)
+            && filter.source.as_ref().is_none_or(|s| *s == summary.source)
+            && filter
+                .state
+                .as_ref()
+                .is_none_or(|s| s.eq_ignore_ascii_case(&summary.state))
+    };
+    let mut found: Vec<FeatureSummary> = all
+        .into_iter()
+        .filter(|summary| page_token.is_empty() || summary.name.as_str() > page_token)
+        .filter(matches)
+        .take(page_size + 1)
+        .collect();
+    let next = (found.len() > page_size).then(|| {
+        found.truncate(page_size);
+        found[page_size - 1].name.clone()
+    });
+    Ok((found, next))
+}
+
+/// The features matching every word of `query` (any case) in their name,
+/// description, entity or source, best first, at most `limit` (0: 20). A
+/// word scores 100 as the whole name, 50 as its start, 20 inside it, 10 in
+/// the description and 5 as the entity or source; ties go by name.
+pub fn search(all: Vec<FeatureSummary>, query: &str, limit: usize) -> Result<Vec<FeatureSummary>> {
+    let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
+    if words.is_empty() {
+        return Err(EngineError::InvalidRequest(
+            "an empty search: give at least one word".into(),
+        ));
+    }
+    let limit = if limit == 0 {
+        20
+    } else {
+        limit.min(MAX_PAGE_SIZE)
+    };
+    let score = |summary: &FeatureSummary| -> Option<u32> {
+        let name = summary.name.to_lowercase();
+        let description = summary.description.as_deref().unwrap_or("").to_lowercase();
+        let mut total = 0;
+        for word in &words {
+            let points = if name == *word {
+                100
+            } else if name.starts_with(word.as_str()) {
+                50
+            } else if name.contains(word.as_str()) {
+                20
+            } else if description.contains(word.as_str()) {
+                10
+            } else if summary.entity.eq_ignore_ascii_case(word)
+                || summary.source.eq_ignore_ascii_case(word)
+            {
+                5
+            } else {
+                return None;
+            };
+            total += points;
+        }
+        Some(total)
+    };
+    let mut ranked: Vec<(u32, FeatureSummary)> = all
+        .into_iter()
+        .filter_map(|summary| score(&summary).map(|points| (points, summary)))
+        .collect();
+    ranked.sort_by(|(a, x), (b, y)| b.cmp(a).then_with(|| x.name.cmp(&y.name)));
+    Ok(ranked.into_iter().take(limit).map(|(_, s)| s).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(name: &str, entity: &str, description: &str, state: &str) -> FeatureSummary {
+        FeatureSummary {
+            name: name.into(),
+            version: 1,
+            versions: vec![1],
+            entity: entity.into(),
+            source: "purchases".into(),
+            aggregate: "count(*)".into(),
+            window: None,
+            value_type: Some("int64".into()),
+            description: (!description.is_empty()).then(|| description.into()),
+            state: state.into(),
+        }
+    }
+
+    fn catalog() -> Vec<FeatureSummary> {
+        vec![
+            summary("category_spend", "category", "money per category", "ACTIVE"),
+            summary("spend", "user", "", "ACTIVE"),
+            summary(
+                "spend_7d",
+                "user",
+                "money a user spent in a week",
+                "BACKFILLING",
+            ),
+            summary("user_clicks", "user", "clicks on spend pages", "ACTIVE"),
+        ]
+    }
+
+    fn names(found: &[FeatureSummary]) -> Vec<&str> {
+        found.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    #[test]
+    fn lists_filter_and_page_by_name() {
+        let (page, next) = list(catalog(), &ListFilter::default(), 2, "").unwrap();
+        assert_eq!(names(&page), ["category_spend", "spend"]);
+        assert_eq!(next.as_deref(), Some("spend"));
+        let (page, next) = list(catalog(), &ListFilter::default(), 2, "spend").unwrap();
+        assert_eq!(names(&page), ["spend_7d", "user_clicks"]);
+        assert_eq!(next, None);
+        let users = ListFilter {
+            entity: Some("user".into()),
+            state: Some("active".into()),
+            ..ListFilter::default()
+        };
+        let (page, next) = list(catalog(), &users, 0, "").unwrap();
+        assert_eq!(names(&page), ["spend", "user_clicks"]);
+        assert_eq!(next, None);
+        let error = list(catalog(), &ListFilter::default(), 5_000, "").unwrap_err();
+        assert!(error.to_string().contains("page size 5000"), "{error}");
+    }
+
+    #[test]
+    fn search_ranks_the_exact_name_first_then_prefixes_then_text() {
+        let found = search(catalog(), "spend", 0).unwrap();
+        // Exact name, prefix, inside the name, then the description only.
+        assert_eq!(
+            names(&found),
+            ["spend", "spend_7d", "category_spend", "user_clicks"]
+        );
+        // Every word must match somewhere.
+        let found = search(catalog(), "SPEND week", 0).unwrap();
+        assert_eq!(names(&found), ["spend_7d"]);
+        assert!(search(catalog(), "nothing", 0).unwrap().is_empty());
+        assert_eq!(search(catalog(), "spend", 1).unwrap().len(), 1);
+        assert!(search(catalog(), "  ", 0).is_err());
+    }
+}
