@@ -328,7 +328,11 @@ async fn features_are_served_after_ingest_with_read_after_write() {
     let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(
         printed,
-        serde_json::json!({"error": {"code": "NOT_FOUND", "message": "feature 'nope' not found", "rows": []}})
+        serde_json::json!({"error": {
+            "code": "NOT_FOUND",
+            "message": "feature 'nope' not found",
+            "rows": []
+        }})
     );
 
     // Metrics count what happened.

@@ -40,7 +40,13 @@ fn keys_of_file(origin: &str, text: &str) -> Result<(String, Vec<Key>)> {
     if !first.starts_with('{') {
         // CSV: the header names the entity; each line is one key.
         if first.contains(',') {
-            return Err(bad(first_line, format!("'{first}' has more than one column; the file holds one column, headed by the entity")));
+            return Err(bad(
+                first_line,
+                format!(
+                    "'{first}' has more than one column; the file holds one column, \
+                     headed by the entity"
+                ),
+            ));
         }
         let keys = lines
             .map(|(line, cell)| {

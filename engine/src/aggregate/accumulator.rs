@@ -357,7 +357,10 @@ mod tests {
             use AggregateFunction::*;
             let values: Vec<(i64, Value)> = raw
                 .iter()
-                .map(|(t, v)| (*t, if floats { Value::Float(*v as f64 / 7.0) } else { Value::Int(*v) }))
+                .map(|(t, v)| {
+                    let value = if floats { Value::Float(*v as f64 / 7.0) } else { Value::Int(*v) };
+                    (*t, value)
+                })
                 .collect();
             for function in [Count, Sum, Avg, Min, Max, First, Last, CountDistinct, Var, Stddev] {
                 let mut whole = Accumulator::new(function, !floats);

@@ -28,7 +28,8 @@
 //! }
 //! // (4, 104]: slices (10, 20] to (90, 100] merge their partials, the cut
 //! // slices (0, 10] and (100, 110] fold their events inside the window.
-//! assert_eq!(state.evaluate(&aggregation, 104), Some(Value::Int(5 + 10 + 11 + 55 + 99 + 100 + 104)));
+//! let all = 5 + 10 + 11 + 55 + 99 + 100 + 104;
+//! assert_eq!(state.evaluate(&aggregation, 104), Some(Value::Int(all)));
 //! // Watermark 104 expires through 4: nothing stored is older.
 //! assert_eq!(state.kept(), 7);
 //! ```
@@ -361,7 +362,10 @@ mod tests {
                         at,
                         accepted.iter().cloned(),
                     );
-                    prop_assert!(close(&got, &want), "{:?} at {}: {:?} vs {:?}", function, at, got, want);
+                    prop_assert!(
+                        close(&got, &want),
+                        "{:?} at {}: {:?} vs {:?}", function, at, got, want
+                    );
                 }
             }
         }
@@ -385,7 +389,8 @@ mod tests {
                         continue;
                     }
                     watermark = watermark.max(*offset);
-                    state.insert(&aggregation, watermark, *offset, Value::Float(f64::from(*value) / 3.0));
+                    let value = Value::Float(f64::from(*value) / 3.0);
+                    state.insert(&aggregation, watermark, *offset, value);
                 }
                 let expired = aggregation.retention.expire_through(watermark).unwrap();
                 let rebuilt = SlicedState::from_events(
@@ -396,9 +401,11 @@ mod tests {
                 );
                 let horizon = aggregation.retention.horizon(watermark);
                 for at in horizon..horizon + 30 {
-                    let (live, again) = (state.evaluate(&aggregation, at), rebuilt.evaluate(&aggregation, at));
+                    let live = state.evaluate(&aggregation, at);
+                    let again = rebuilt.evaluate(&aggregation, at);
+                    let bits = |v: &Option<Value>| v.as_ref().map(Value::key_bytes);
                     prop_assert!(
-                        live.as_ref().map(|v| v.key_bytes()) == again.as_ref().map(|v| v.key_bytes()),
+                        bits(&live) == bits(&again),
                         "{:?} at {}: {:?} vs {:?}", function, at, live, again
                     );
                 }
