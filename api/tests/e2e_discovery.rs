@@ -1,7 +1,9 @@
-//! Finding features with the real binary: `ListFeatures` and `SearchFeatures`
-//! over the e-commerce example, through `freshet features list|search`. The
-//! expected names, sources and ranks are read by hand off
-//! `examples/ecommerce/definitions.yaml`.
+//! Finding features with the real binary: `ListFeatures`, `SearchFeatures`
+//! and `DescribeFeature` over the e-commerce example (and the training-set
+//! tests' definitions, which hold a training set), through `freshet features
+//! list|search|describe`. The expected names, sources, ranks and lineage are
+//! read by hand off `examples/ecommerce/definitions.yaml` and
+//! `tests/data/training_churn.yaml`.
 
 mod common;
 
@@ -143,4 +145,104 @@ async fn features_are_listed_filtered_paged_and_searched() {
     let error: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(error["error"]["code"], "INVALID_ARGUMENT", "{error}");
     assert_eq!(error["error"]["message"], "page size 5000: at most 1000");
+}
+
+fn upstream(detail: &serde_json::Value, version: usize) -> Vec<String> {
+    detail["versions"][version]["upstream"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            format!(
+                "{} {}@v{}",
+                u["kind"].as_str().unwrap(),
+                u["name"].as_str().unwrap(),
+                u["version"]
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_feature_is_described_with_its_lineage_and_training_sets() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(&data.path().join("data"));
+    let definitions = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/ecommerce/definitions.yaml"
+    );
+    stdout_of(server.cli(&["apply", "-f", definitions]));
+
+    // A feature over a join: the transformation and both tables it reads.
+    let spend = json(&server, &["describe", "user_spend_7d"]);
+    assert_eq!(spend["name"], "user_spend_7d");
+    assert_eq!(spend["versions"].as_array().unwrap().len(), 1, "{spend}");
+    assert_eq!(spend["versions"][0]["version"], 1);
+    assert_eq!(
+        spend["versions"][0]["definition"]["aggregate"],
+        "sum(amount)"
+    );
+    assert_eq!(spend["versions"][0]["definition"]["window"], "7d");
+    assert_eq!(
+        upstream(&spend, 0),
+        [
+            "source items@v1",
+            "source purchases@v1",
+            "transformation purchases_enriched@v1"
+        ]
+    );
+    assert_eq!(spend["training_sets"], serde_json::json!([]));
+    // A feature over a view over the join: two transformations deep.
+    let revenue = json(&server, &["describe", "category_revenue"]);
+    assert_eq!(
+        upstream(&revenue, 0),
+        [
+            "source items@v1",
+            "source purchases@v1",
+            "transformation category_sales@v1",
+            "transformation purchases_enriched@v1"
+        ]
+    );
+    // A feature straight over a stream.
+    let purchases = json(&server, &["describe", "user_purchases_1d"]);
+    assert_eq!(upstream(&purchases, 0), ["source purchases@v1"]);
+
+    // For people: the versions, what they read, who reads them.
+    let human = stdout_of(server.cli(&["features", "describe", "user_purchases_1d"]));
+    assert!(
+        human.starts_with("user_purchases_1d\n  v1 ")
+            && human.contains("reads: source purchases@v1")
+            && human.contains("read by no training set"),
+        "{human}"
+    );
+    let output = server.cli(&["features", "describe", "nope", "--json"]);
+    assert!(!output.status.success());
+    let error: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(error["error"]["code"], "NOT_FOUND", "{error}");
+    assert_eq!(error["error"]["message"], "feature 'nope' not found");
+    server.stop();
+
+    // Downstream: the training set that lists a feature reads it.
+    let churn = tempfile::tempdir().unwrap();
+    let yaml = churn.path().join("training_churn.yaml");
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/training_churn.yaml"
+        ),
+        &yaml,
+    )
+    .unwrap();
+    std::fs::write(
+        churn.path().join("outcomes.csv"),
+        "user_id,ts,churned\n1,2026-03-01T00:00:00Z,0\n",
+    )
+    .unwrap();
+    let server = Server::start(&churn.path().join("data"));
+    stdout_of(server.cli(&["apply", "-f", yaml.to_str().unwrap()]));
+    let spend = json(&server, &["describe", "spend_1h"]);
+    assert_eq!(spend["training_sets"], serde_json::json!(["churn_v1@v1"]));
+    assert_eq!(upstream(&spend, 0), ["source clicks@v1"]);
+    let life = json(&server, &["describe", "avg_life"]);
+    assert_eq!(life["training_sets"], serde_json::json!([]));
 }

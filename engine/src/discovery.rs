@@ -1,6 +1,10 @@
 //! Finding features: a [`FeatureSummary`] of each feature's newest version,
 //! listed by name with filters and pages ([`list`]), or searched by text and
-//! ranked ([`search`]).
+//! ranked ([`search`]); one feature in full ([`describe`]).
+
+mod describe;
+
+pub use describe::{describe, FeatureDetail, Upstream, VersionDetail};
 
 use crate::catalog::VersionStatus;
 use crate::{EngineError, Result};

@@ -17,7 +17,7 @@ use freshet_storage::state::StateStore;
 use tracing::warn;
 
 use crate::catalog::{feature_table, FeatureCatalog, VersionStatus};
-use crate::discovery::{self, FeatureSummary, ListFilter};
+use crate::discovery::{self, FeatureDetail, FeatureSummary, ListFilter};
 use crate::ingest::{IngestOptions, IngestReport, Ingestor, PayloadFormat};
 use crate::metrics::Metrics;
 use crate::runtime::{Engine, RuntimeConfig};
@@ -348,6 +348,14 @@ impl FeatureStore {
     /// [`discovery::search`]).
     pub fn search_features(&self, query: &str, limit: usize) -> Result<Vec<FeatureSummary>> {
         discovery::search(self.feature_summaries()?, query, limit)
+    }
+
+    /// Every version of the feature `name` with its definition, state and
+    /// upstream lineage, and the training sets that read it (see
+    /// [`discovery::describe`]).
+    pub fn describe_feature(&self, name: &str) -> Result<FeatureDetail> {
+        let statuses = self.engine.version_statuses()?;
+        discovery::describe(&self.registry, &statuses, name)
     }
 
     /// Reads `features` for `keys` of `entity` at `at` (µs), timing the lookup.

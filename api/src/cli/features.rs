@@ -1,4 +1,4 @@
-//! `freshet features list|search`: find features; `freshet features
+//! `freshet features list|search|describe`: find features; `freshet features
 //! wait|retire|freeze|unfreeze`: act on feature versions.
 
 use clap::Subcommand;
@@ -6,11 +6,17 @@ use clap::Subcommand;
 use super::status::{version_json, version_line};
 use super::{connect, ClientArgs};
 use crate::proto;
-use crate::Result;
+use crate::{ApiError, Result};
 
 /// What to do to a feature or version.
 #[derive(Debug, Subcommand)]
 pub enum FeaturesCommand {
+    /// Every version of a feature: definition, state, what it reads, and the
+    /// training sets that read it.
+    Describe {
+        /// The feature's name.
+        name: String,
+    },
     /// List features at their newest version, by name.
     List {
         /// Only features of this entity.
@@ -84,6 +90,14 @@ pub async fn features(command: &FeaturesCommand, client: &ClientArgs) -> Result<
                 .await?
                 .into_inner();
             print_summaries(&found, client.json);
+            return Ok(());
+        }
+        FeaturesCommand::Describe { name } => {
+            let detail = connection
+                .describe_feature(proto::DescribeFeatureRequest { name: name.clone() })
+                .await?
+                .into_inner();
+            print_detail(&detail, client.json)?;
             return Ok(());
         }
         FeaturesCommand::Search { query, limit } => {
@@ -183,4 +197,56 @@ fn print_summaries(found: &proto::ListFeaturesResponse, json: bool) {
     if !found.next_page_token.is_empty() {
         println!("more: --page-token {}", found.next_page_token);
     }
+}
+
+/// Prints a feature in full: per version its state, what it reads and its
+/// definition, then the training sets reading it; with `json`, the same as
+/// one object (definitions as objects).
+fn print_detail(detail: &proto::DescribeFeatureResponse, json: bool) -> Result<()> {
+    let definition = |v: &proto::FeatureVersionDetail| {
+        serde_json::from_str::<serde_json::Value>(&v.definition_json)
+            .map_err(|e| ApiError::Config(format!("the server sent an unreadable definition: {e}")))
+    };
+    let reads = |v: &proto::FeatureVersionDetail| -> Vec<String> {
+        v.upstream
+            .iter()
+            .map(|u| format!("{} {}@v{}", u.kind, u.name, u.version))
+            .collect()
+    };
+    if json {
+        let versions = detail
+            .versions
+            .iter()
+            .map(|v| {
+                Ok(serde_json::json!({
+                    "version": v.version,
+                    "state": v.state,
+                    "definition": definition(v)?,
+                    "upstream": v.upstream.iter().map(|u| serde_json::json!({
+                        "kind": u.kind, "name": u.name, "version": u.version,
+                    })).collect::<Vec<_>>(),
+                }))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        println!(
+            "{}",
+            serde_json::json!({
+                "name": detail.name,
+                "versions": versions,
+                "training_sets": detail.training_sets,
+            })
+        );
+        return Ok(());
+    }
+    println!("{}", detail.name);
+    for v in &detail.versions {
+        println!("  v{} {}", v.version, v.state);
+        println!("    reads: {}", reads(v).join(", "));
+        println!("    definition: {}", definition(v)?);
+    }
+    match detail.training_sets.as_slice() {
+        [] => println!("  read by no training set"),
+        sets => println!("  read by training sets: {}", sets.join(", ")),
+    }
+    Ok(())
 }

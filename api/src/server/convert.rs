@@ -4,7 +4,7 @@
 use arrow::ipc::writer::StreamWriter;
 use arrow::record_batch::RecordBatch;
 use freshet_engine::catalog::{VersionState, VersionStatus};
-use freshet_engine::discovery::FeatureSummary;
+use freshet_engine::discovery::{FeatureDetail, FeatureSummary};
 use freshet_engine::ingest::{IngestReport, PayloadFormat, RowError};
 use freshet_engine::serving::OnlineValues;
 use freshet_engine::store::StoreStatus;
@@ -276,5 +276,32 @@ pub fn summary_to_proto(summary: FeatureSummary) -> proto::FeatureSummary {
         r#type: summary.value_type.unwrap_or_default(),
         description: summary.description.unwrap_or_default(),
         state: summary.state,
+    }
+}
+
+/// One feature in full for `DescribeFeature`.
+pub fn detail_to_proto(detail: FeatureDetail) -> proto::DescribeFeatureResponse {
+    proto::DescribeFeatureResponse {
+        name: detail.name,
+        versions: detail
+            .versions
+            .into_iter()
+            .map(|v| proto::FeatureVersionDetail {
+                version: v.version,
+                state: v.state,
+                definition_json: serde_json::to_string(&v.definition)
+                    .expect("definitions serialise to JSON"),
+                upstream: v
+                    .upstream
+                    .into_iter()
+                    .map(|u| proto::LineageTable {
+                        kind: u.kind.to_string(),
+                        name: u.name,
+                        version: u.version,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        training_sets: detail.training_sets,
     }
 }

@@ -19,9 +19,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::convert::{
-    change_to_proto, ipc_bytes, keys_from_proto, online_to_proto, payload_format, progress_message,
-    refused, report_to_proto, status_to_proto, summary_to_proto, training_request,
-    version_to_proto,
+    change_to_proto, detail_to_proto, ipc_bytes, keys_from_proto, online_to_proto, payload_format,
+    progress_message, refused, report_to_proto, status_to_proto, summary_to_proto,
+    training_request, version_to_proto,
 };
 use crate::proto::{self, feature_store_server::FeatureStore as FeatureStoreRpc};
 use crate::{ApiError, Result};
@@ -257,6 +257,15 @@ impl FeatureStoreRpc for FeatureStoreService {
             features: features.into_iter().map(summary_to_proto).collect(),
             next_page_token: String::new(),
         }))
+    }
+
+    async fn describe_feature(
+        &self,
+        request: Request<proto::DescribeFeatureRequest>,
+    ) -> std::result::Result<Response<proto::DescribeFeatureResponse>, Status> {
+        let name = request.into_inner().name;
+        let detail = self.store.describe_feature(&name).map_err(status)?;
+        Ok(Response::new(detail_to_proto(detail)))
     }
 
     async fn retire_feature(
