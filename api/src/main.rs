@@ -62,6 +62,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ingest { args, client } => cli::ingest(&args, &client).await?,
         Command::Status { client } => cli::status(&client).await?,
         Command::Features { command, client } => cli::features(&command, &client).await?,
+        Command::Registry { command, client } => cli::registry(&command, &client).await?,
         Command::Get { args, client } => cli::get(&args, &client).await?,
         Command::Train { args, client } => cli::train(&args, &client).await?,
     }

@@ -215,6 +215,39 @@ async fn a_feature_is_described_with_its_lineage_and_training_sets() {
             && human.contains("read by no training set"),
         "{human}"
     );
+    // The other objects: sources, entities, a page at a time.
+    let registry = |args: &[&str]| -> serde_json::Value {
+        let out = stdout_of(server.cli(&[&["registry"][..], args, &["--json"][..]].concat()));
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("registry {args:?}: {out:?}: {e}"))
+    };
+    let first = registry(&["sources", "--page-size", "1"]);
+    assert_eq!(first["objects"][0]["name"], "items", "{first}");
+    assert_eq!(
+        first["objects"][0]["description"],
+        "The item catalogue (reloaded when the file changes)"
+    );
+    assert_eq!(first["next_page_token"], "items");
+    let second = registry(&["sources", "--page-size", "1", "--page-token", "items"]);
+    assert_eq!(second["objects"][0]["name"], "purchases", "{second}");
+    assert_eq!(second["objects"][0]["definition"]["event_time"], "ts");
+    assert_eq!(second["next_page_token"], serde_json::Value::Null);
+    let entities = registry(&["entities"]);
+    let keys: Vec<(&str, &str)> = entities["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let name = e["name"].as_str().unwrap();
+            (name, e["definition"]["key"].as_str().unwrap())
+        })
+        .collect();
+    assert_eq!(keys, [("category", "category"), ("user", "user_id")]);
+    let human = stdout_of(server.cli(&["registry", "entities"]));
+    assert!(
+        human.starts_with("category@v1") && human.contains("A customer"),
+        "{human}"
+    );
+
     let output = server.cli(&["features", "describe", "nope", "--json"]);
     assert!(!output.status.success());
     let error: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -245,4 +278,12 @@ async fn a_feature_is_described_with_its_lineage_and_training_sets() {
     assert_eq!(upstream(&spend, 0), ["source clicks@v1"]);
     let life = json(&server, &["describe", "avg_life"]);
     assert_eq!(life["training_sets"], serde_json::json!([]));
+    let sets = stdout_of(server.cli(&["registry", "training-sets", "--json"]));
+    let sets: serde_json::Value = serde_json::from_str(&sets).unwrap();
+    assert_eq!(sets["objects"][0]["name"], "churn_v1", "{sets}");
+    assert_eq!(sets["objects"][0]["definition"]["label"], "outcome");
+    assert_eq!(
+        sets["objects"][0]["definition"]["features"],
+        serde_json::json!(["spend_1h", "clicks_1d", "last_item_1h", "min_1h"])
+    );
 }

@@ -1,10 +1,13 @@
 //! Finding features: a [`FeatureSummary`] of each feature's newest version,
 //! listed by name with filters and pages ([`list`]), or searched by text and
-//! ranked ([`search`]); one feature in full ([`describe`]).
+//! ranked ([`search`]); one feature in full ([`describe`]); the other kinds
+//! of registry object, listed ([`objects`], [`page`]).
 
 mod describe;
+mod objects;
 
 pub use describe::{describe, FeatureDetail, Upstream, VersionDetail};
+pub use objects::{objects, ObjectSummary};
 
 use crate::catalog::VersionStatus;
 use crate::{EngineError, Result};
@@ -69,12 +72,6 @@ pub fn list(
     page_size: usize,
     page_token: &str,
 ) -> Result<(Vec<FeatureSummary>, Option<String>)> {
-    if page_size > MAX_PAGE_SIZE {
-        return Err(EngineError::InvalidRequest(format!(
-            "page size {page_size}: at most {MAX_PAGE_SIZE}"
-        )));
-    }
-    let page_size = if page_size == 0 { 100 } else { page_size };
     let matches = |summary: &FeatureSummary| {
         filter.entity.as_ref().is_none_or(|e| *e == summary.entity)
             && filter.source.as_ref().is_none_or(|s| *s == summary.source)
@@ -83,15 +80,37 @@ pub fn list(
                 .as_ref()
                 .is_none_or(|s| s.eq_ignore_ascii_case(&summary.state))
     };
-    let mut found: Vec<FeatureSummary> = all
-        .into_iter()
-        .filter(|summary| page_token.is_empty() || summary.name.as_str() > page_token)
-        .filter(matches)
+    page(
+        all.into_iter().filter(matches),
+        |summary| &summary.name,
+        page_size,
+        page_token,
+    )
+}
+
+/// One page of `items` (sorted by the name `name` gives): at most
+/// `page_size` (0: 100; at most [`MAX_PAGE_SIZE`]) after the item named
+/// `page_token` (empty: from the start), and the next page's token (`None`
+/// on the last).
+pub fn page<T>(
+    items: impl Iterator<Item = T>,
+    name: impl Fn(&T) -> &String,
+    page_size: usize,
+    page_token: &str,
+) -> Result<(Vec<T>, Option<String>)> {
+    if page_size > MAX_PAGE_SIZE {
+        return Err(EngineError::InvalidRequest(format!(
+            "page size {page_size}: at most {MAX_PAGE_SIZE}"
+        )));
+    }
+    let page_size = if page_size == 0 { 100 } else { page_size };
+    let mut found: Vec<T> = items
+        .filter(|item| page_token.is_empty() || name(item).as_str() > page_token)
         .take(page_size + 1)
         .collect();
     let next = (found.len() > page_size).then(|| {
         found.truncate(page_size);
-        found[page_size - 1].name.clone()
+        name(&found[page_size - 1]).clone()
     });
     Ok((found, next))
 }

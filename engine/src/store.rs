@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use freshet_registry::{Plan, Registry, RegistryError, Versioned};
-use freshet_sql::model::{Definitions, Feature, Kind, Source};
+use freshet_sql::model::{
+    Definitions, Entity, Feature, Kind, Label, Source, TrainingSet, Transformation,
+};
 use freshet_sql::resolved::StreamSource;
 use freshet_storage::log::{EventLog, PartitionRanges, Position};
 use freshet_storage::online::OnlineStore;
@@ -17,7 +19,7 @@ use freshet_storage::state::StateStore;
 use tracing::warn;
 
 use crate::catalog::{feature_table, FeatureCatalog, VersionStatus};
-use crate::discovery::{self, FeatureDetail, FeatureSummary, ListFilter};
+use crate::discovery::{self, FeatureDetail, FeatureSummary, ListFilter, ObjectSummary};
 use crate::ingest::{IngestOptions, IngestReport, Ingestor, PayloadFormat};
 use crate::metrics::Metrics;
 use crate::runtime::{Engine, RuntimeConfig};
@@ -348,6 +350,27 @@ impl FeatureStore {
     /// [`discovery::search`]).
     pub fn search_features(&self, query: &str, limit: usize) -> Result<Vec<FeatureSummary>> {
         discovery::search(self.feature_summaries()?, query, limit)
+    }
+
+    /// One page of the registry's objects of `kind` (sources, entities,
+    /// training sets, transformations or labels; features have
+    /// [`FeatureStore::list_features`]) by name, and the next page's token.
+    pub fn list_objects(
+        &self,
+        kind: Kind,
+        page_size: usize,
+        page_token: &str,
+    ) -> Result<(Vec<ObjectSummary>, Option<String>)> {
+        let registry = &self.registry;
+        let all = match kind {
+            Kind::Source => discovery::objects::<Source>(registry)?,
+            Kind::Entity => discovery::objects::<Entity>(registry)?,
+            Kind::TrainingSet => discovery::objects::<TrainingSet>(registry)?,
+            Kind::Transformation => discovery::objects::<Transformation>(registry)?,
+            Kind::Label => discovery::objects::<Label>(registry)?,
+            Kind::Feature => discovery::objects::<Feature>(registry)?,
+        };
+        discovery::page(all.into_iter(), |o| &o.name, page_size, page_token)
     }
 
     /// Every version of the feature `name` with its definition, state and

@@ -6,6 +6,7 @@ mod features;
 mod get;
 mod ingest;
 mod progress;
+mod registry;
 mod status;
 mod train;
 
@@ -21,6 +22,7 @@ pub use apply::apply;
 pub use features::{features, FeaturesCommand};
 pub use get::{get, GetArgs};
 pub use ingest::{ingest, IngestArgs};
+pub use registry::{registry, PageArgs, RegistryCommand};
 pub use status::status;
 pub use train::{train, TrainArgs};
 
@@ -109,6 +111,15 @@ pub enum Command {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// List the registry's sources, entities or training sets.
+    Registry {
+        /// What to list.
+        #[command(subcommand)]
+        command: RegistryCommand,
+        /// Where the server is.
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Show each source's head, counters and lag, and each feature version's
     /// state, with progress bars for running backfills.
     Status {
@@ -129,6 +140,7 @@ impl Command {
             | Command::Get { client, .. }
             | Command::Train { client, .. }
             | Command::Features { client, .. }
+            | Command::Registry { client, .. }
             | Command::Status { client } => client.json,
         }
     }

@@ -4,7 +4,7 @@
 use arrow::ipc::writer::StreamWriter;
 use arrow::record_batch::RecordBatch;
 use freshet_engine::catalog::{VersionState, VersionStatus};
-use freshet_engine::discovery::{FeatureDetail, FeatureSummary};
+use freshet_engine::discovery::{FeatureDetail, FeatureSummary, ObjectSummary};
 use freshet_engine::ingest::{IngestReport, PayloadFormat, RowError};
 use freshet_engine::serving::OnlineValues;
 use freshet_engine::store::StoreStatus;
@@ -303,5 +303,26 @@ pub fn detail_to_proto(detail: FeatureDetail) -> proto::DescribeFeatureResponse 
             })
             .collect(),
         training_sets: detail.training_sets,
+    }
+}
+
+/// A page of registry objects for `ListSources`, `ListEntities` and
+/// `ListTrainingSets`.
+pub fn objects_to_proto(
+    objects: Vec<ObjectSummary>,
+    next: Option<String>,
+) -> proto::ListObjectsResponse {
+    proto::ListObjectsResponse {
+        objects: objects
+            .into_iter()
+            .map(|o| proto::RegistryObject {
+                name: o.name,
+                version: o.version,
+                versions: o.versions,
+                description: o.description.unwrap_or_default(),
+                definition_json: o.definition.to_string(),
+            })
+            .collect(),
+        next_page_token: next.unwrap_or_default(),
     }
 }

@@ -12,16 +12,16 @@ use freshet_engine::training::{Progress, TrainingSet};
 use freshet_engine::FeatureStore;
 use freshet_registry::Plan;
 use freshet_sql::load::parse_definitions;
-use freshet_sql::model::Definitions;
+use freshet_sql::model::{Definitions, Kind};
 use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use super::convert::{
-    change_to_proto, detail_to_proto, ipc_bytes, keys_from_proto, online_to_proto, payload_format,
-    progress_message, refused, report_to_proto, status_to_proto, summary_to_proto,
-    training_request, version_to_proto,
+    change_to_proto, detail_to_proto, ipc_bytes, keys_from_proto, objects_to_proto,
+    online_to_proto, payload_format, progress_message, refused, report_to_proto, status_to_proto,
+    summary_to_proto, training_request, version_to_proto,
 };
 use crate::proto::{self, feature_store_server::FeatureStore as FeatureStoreRpc};
 use crate::{ApiError, Result};
@@ -54,6 +54,19 @@ impl FeatureStoreService {
             .store
             .apply(definitions, file, base_dir, dry_run)
             .await?)
+    }
+
+    /// One page of the registry's objects of `kind`.
+    fn list_objects(
+        &self,
+        kind: Kind,
+        request: proto::ListObjectsRequest,
+    ) -> std::result::Result<Response<proto::ListObjectsResponse>, Status> {
+        let (objects, next) = self
+            .store
+            .list_objects(kind, request.page_size as usize, &request.page_token)
+            .map_err(status)?;
+        Ok(Response::new(objects_to_proto(objects, next)))
     }
 }
 
@@ -266,6 +279,27 @@ impl FeatureStoreRpc for FeatureStoreService {
         let name = request.into_inner().name;
         let detail = self.store.describe_feature(&name).map_err(status)?;
         Ok(Response::new(detail_to_proto(detail)))
+    }
+
+    async fn list_sources(
+        &self,
+        request: Request<proto::ListObjectsRequest>,
+    ) -> std::result::Result<Response<proto::ListObjectsResponse>, Status> {
+        self.list_objects(Kind::Source, request.into_inner())
+    }
+
+    async fn list_entities(
+        &self,
+        request: Request<proto::ListObjectsRequest>,
+    ) -> std::result::Result<Response<proto::ListObjectsResponse>, Status> {
+        self.list_objects(Kind::Entity, request.into_inner())
+    }
+
+    async fn list_training_sets(
+        &self,
+        request: Request<proto::ListObjectsRequest>,
+    ) -> std::result::Result<Response<proto::ListObjectsResponse>, Status> {
+        self.list_objects(Kind::TrainingSet, request.into_inner())
     }
 
     async fn retire_feature(
