@@ -1,7 +1,8 @@
-//! Finding features with the real binary: `ListFeatures`, `SearchFeatures`
-//! and `DescribeFeature` over the e-commerce example (and the training-set
-//! tests' definitions, which hold a training set), through `freshet features
-//! list|search|describe`. The expected names, sources, ranks and lineage are
+//! Finding features with the real binary: `ListFeatures`, `SearchFeatures`,
+//! `DescribeFeature`, `GetFeatureStats` and the object listings over the
+//! e-commerce example (and the training-set tests' definitions, which hold a
+//! training set), through `freshet features list|search|describe|stats` and
+//! `freshet registry`. The expected names, sources, ranks and lineage are
 //! read by hand off `examples/ecommerce/definitions.yaml` and
 //! `tests/data/training_churn.yaml`.
 
@@ -164,7 +165,7 @@ fn upstream(detail: &serde_json::Value, version: usize) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_feature_is_described_with_its_lineage_and_training_sets() {
+async fn features_are_described_with_lineage_and_statistics_and_objects_listed() {
     let data = tempfile::tempdir().unwrap();
     let server = Server::start(&data.path().join("data"));
     let definitions = concat!(
@@ -215,6 +216,64 @@ async fn a_feature_is_described_with_its_lineage_and_training_sets() {
             && human.contains("read by no training set"),
         "{human}"
     );
+    // Statistics of served values: purchases in the last day per user, for
+    // users with 2, 1 and 3 purchases now.
+    let now = chrono::Utc::now().timestamp_millis();
+    let lines: String = [1, 1, 2, 3, 3, 3]
+        .iter()
+        .map(|user| {
+            format!("{{\"user_id\": {user}, \"item_id\": 1, \"amount\": 5.0, \"ts\": {now}}}\n")
+        })
+        .collect();
+    let events = data.path().join("events.jsonl");
+    std::fs::write(&events, lines).unwrap();
+    stdout_of(server.cli(&[
+        "ingest",
+        "--source",
+        "purchases",
+        "--wait",
+        events.to_str().unwrap(),
+    ]));
+    let stats = json(&server, &["stats", "user_purchases_1d"]);
+    assert_eq!(stats["feature"], "user_purchases_1d@v1");
+    assert_eq!(
+        (&stats["count"], &stats["nulls"]),
+        (&3.into(), &0.into()),
+        "{stats}"
+    );
+    assert_eq!(stats["truncated"], false);
+    // 1, 2, 3: mean 2, sample stddev 1, median 2.
+    assert_eq!(
+        (&stats["mean"], &stats["stddev"]),
+        (&2.0.into(), &1.0.into())
+    );
+    assert_eq!((&stats["min"], &stats["max"]), (&1.0.into(), &3.0.into()));
+    assert_eq!(
+        stats["quantiles"][3],
+        serde_json::json!({"q": 0.5, "value": 2.0})
+    );
+    let bins = stats["histogram"].as_array().unwrap();
+    assert_eq!(bins.len(), 10);
+    assert_eq!(
+        (&bins[0]["count"], &bins[9]["count"]),
+        (&1.into(), &1.into())
+    );
+    let counted: u64 = bins.iter().map(|b| b["count"].as_u64().unwrap()).sum();
+    assert_eq!(counted, 3);
+    // Timestamps are counted, not averaged.
+    let first = json(&server, &["stats", "user_first_purchase_at"]);
+    assert_eq!(
+        (&first["count"], &first["mean"]),
+        (&3.into(), &serde_json::Value::Null)
+    );
+    let human = stdout_of(server.cli(&["features", "stats", "user_purchases_1d"]));
+    assert!(
+        human.starts_with(
+            "user_purchases_1d@v1: 3 value(s), 0 null\n  mean 2  stddev 1  min 1  max 3"
+        ),
+        "{human}"
+    );
+
     // The other objects: sources, entities, a page at a time.
     let registry = |args: &[&str]| -> serde_json::Value {
         let out = stdout_of(server.cli(&[&["registry"][..], args, &["--json"][..]].concat()));

@@ -1,13 +1,16 @@
 //! Finding features: a [`FeatureSummary`] of each feature's newest version,
 //! listed by name with filters and pages ([`list`]), or searched by text and
 //! ranked ([`search`]); one feature in full ([`describe`]); the other kinds
-//! of registry object, listed ([`objects`], [`page`]).
+//! of registry object, listed ([`objects`], [`page`]); statistics of the
+//! values a version serves ([`value_stats`]).
 
 mod describe;
 mod objects;
+mod value_stats;
 
 pub use describe::{describe, FeatureDetail, Upstream, VersionDetail};
 pub use objects::{objects, ObjectSummary};
+pub use value_stats::{value_stats, Bin, FeatureStatistics, ValueStatistics, BINS, QUANTILES};
 
 use crate::catalog::VersionStatus;
 use crate::{EngineError, Result};

@@ -15,18 +15,27 @@ use freshet_sql::model::{
 use freshet_sql::resolved::StreamSource;
 use freshet_storage::log::{EventLog, PartitionRanges, Position};
 use freshet_storage::online::OnlineStore;
+use freshet_storage::state::column_family::OPERATOR_STATE;
 use freshet_storage::state::StateStore;
 use tracing::warn;
 
 use crate::catalog::{feature_table, FeatureCatalog, VersionStatus};
-use crate::discovery::{self, FeatureDetail, FeatureSummary, ListFilter, ObjectSummary};
+use crate::discovery::{
+    self, value_stats, FeatureDetail, FeatureStatistics, FeatureSummary, ListFilter, ObjectSummary,
+};
 use crate::ingest::{IngestOptions, IngestReport, Ingestor, PayloadFormat};
 use crate::metrics::Metrics;
+use crate::operators::FeatureStats;
 use crate::runtime::{Engine, RuntimeConfig};
-use crate::serving::{FeatureServer, OnlineValues, StateOnline};
+use crate::serving::{stored_value, FeatureServer, OnlineValues, StateOnline};
+use crate::state_keys::feature_state_key;
 use crate::training::{TrainingConfig, TrainingSets};
+use crate::transforms::finish;
 use crate::value::Value;
 use crate::{EngineError, Result};
+
+/// Most entity keys a statistics request reads.
+pub const MAX_STATS_KEYS: usize = 100_000;
 
 /// Where one source stands, as `GetStatus` reports it.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,6 +115,7 @@ pub struct StoreStatus {
 /// ```
 pub struct FeatureStore {
     registry: Arc<Registry>,
+    state: Arc<dyn StateStore>,
     ingestor: Ingestor,
     engine: Arc<Engine>,
     catalog: Arc<FeatureCatalog>,
@@ -147,7 +157,8 @@ impl FeatureStore {
         ));
         spawn_catalog_follower(engine.clone(), catalog.clone());
         let store = FeatureStore {
-            ingestor: Ingestor::new(log.clone(), state, metrics.clone()),
+            ingestor: Ingestor::new(log.clone(), state.clone(), metrics.clone()),
+            state,
             training: Arc::new(TrainingSets::new(
                 log,
                 registry.clone(),
@@ -371,6 +382,51 @@ impl FeatureStore {
             Kind::Feature => discovery::objects::<Feature>(registry)?,
         };
         discovery::page(all.into_iter(), |o| &o.name, page_size, page_token)
+    }
+
+    /// Statistics of the values the feature `reference` (`name` or
+    /// `name@vN`) serves at `at` (µs), over the entity keys its state holds,
+    /// at most [`MAX_STATS_KEYS`] of them (in key order): what a read of each
+    /// would return, after transforms and defaults.
+    pub fn feature_stats(&self, reference: &str, at: i64) -> Result<FeatureStatistics> {
+        let served = self.catalog.resolve(reference)?;
+        let (table, at) = match &served.frozen {
+            Some((snapshot, frozen_at)) => (snapshot.as_str(), *frozen_at),
+            None => (served.table.as_str(), at),
+        };
+        let prefix = feature_state_key(table, b"");
+        // The table's statistics entry, its keys, and one more to tell
+        // whether there were more.
+        let entries = self
+            .state
+            .scan_prefix_limit(OPERATOR_STATE, &prefix, MAX_STATS_KEYS + 2)?;
+        let stats = entries
+            .iter()
+            .find(|(key, _)| *key == prefix)
+            .map(|(_, bytes)| FeatureStats::decode(bytes))
+            .unwrap_or_default();
+        let keyed: Vec<&[u8]> = entries
+            .iter()
+            .filter(|(key, _)| key.len() > prefix.len())
+            .map(|(_, bytes)| bytes.as_slice())
+            .collect();
+        let values = keyed
+            .iter()
+            .take(MAX_STATS_KEYS)
+            .map(|bytes| {
+                Ok(finish(
+                    &served,
+                    stored_value(&served.input, Some(bytes), at)?,
+                    &stats,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(FeatureStatistics {
+            feature: served.table.clone(),
+            evaluated_at: at,
+            truncated: keyed.len() > MAX_STATS_KEYS,
+            values: value_stats(values),
+        })
     }
 
     /// Every version of the feature `name` with its definition, state and

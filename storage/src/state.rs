@@ -199,6 +199,19 @@ pub trait StateStore: Send + Sync {
     /// All entries whose key starts with `prefix`, in key order.
     fn scan_prefix(&self, column_family: &str, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
 
+    /// The first `limit` entries of [`StateStore::scan_prefix`]: a scan
+    /// whose memory is bounded however many keys share the prefix.
+    fn scan_prefix_limit(
+        &self,
+        column_family: &str,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut entries = self.scan_prefix(column_family, prefix)?;
+        entries.truncate(limit);
+        Ok(entries)
+    }
+
     /// Applies the batch atomically and durably: after it returns, a crash keeps all
     /// of it; if it fails or the process dies during it, none of it is visible.
     fn write(&self, batch: WriteBatch) -> Result<()>;

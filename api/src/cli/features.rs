@@ -1,4 +1,4 @@
-//! `freshet features list|search|describe`: find features; `freshet features
+//! `freshet features list|search|describe|stats`: find features; `freshet features
 //! wait|retire|freeze|unfreeze`: act on feature versions.
 
 use clap::Subcommand;
@@ -11,6 +11,12 @@ use crate::{ApiError, Result};
 /// What to do to a feature or version.
 #[derive(Debug, Subcommand)]
 pub enum FeaturesCommand {
+    /// Statistics of the values a feature serves now over its entity keys:
+    /// count, nulls, mean, stddev, min, max, quantiles and a histogram.
+    Stats {
+        /// `NAME` (the version it serves) or `NAME@vN`.
+        reference: String,
+    },
     /// Every version of a feature: definition, state, what it reads, and the
     /// training sets that read it.
     Describe {
@@ -98,6 +104,16 @@ pub async fn features(command: &FeaturesCommand, client: &ClientArgs) -> Result<
                 .await?
                 .into_inner();
             print_detail(&detail, client.json)?;
+            return Ok(());
+        }
+        FeaturesCommand::Stats { reference } => {
+            let found = connection
+                .get_feature_stats(proto::FeatureReference {
+                    reference: reference.clone(),
+                })
+                .await?
+                .into_inner();
+            print_stats(&found, client.json);
             return Ok(());
         }
         FeaturesCommand::Search { query, limit } => {
@@ -249,4 +265,68 @@ fn print_detail(detail: &proto::DescribeFeatureResponse, json: bool) -> Result<(
         sets => println!("  read by training sets: {}", sets.join(", ")),
     }
     Ok(())
+}
+
+/// Prints a version's value statistics: a few lines (counts, moments,
+/// quantiles, histogram bars), or with `json` one object.
+fn print_stats(found: &proto::FeatureStatsResponse, json: bool) {
+    if json {
+        let quantiles: Vec<serde_json::Value> = found
+            .quantiles
+            .iter()
+            .map(|q| serde_json::json!({ "q": q.q, "value": q.value }))
+            .collect();
+        let histogram: Vec<serde_json::Value> = found
+            .histogram
+            .iter()
+            .map(|b| serde_json::json!({ "low": b.low, "high": b.high, "count": b.count }))
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({
+                "feature": found.feature,
+                "evaluated_at_micros": found.evaluated_at_micros,
+                "truncated": found.truncated,
+                "count": found.count,
+                "nulls": found.nulls,
+                "mean": found.mean,
+                "stddev": found.stddev,
+                "min": found.min,
+                "max": found.max,
+                "quantiles": quantiles,
+                "histogram": histogram,
+            })
+        );
+        return;
+    }
+    let number = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v}"));
+    let more = if found.truncated {
+        " (first keys only)"
+    } else {
+        ""
+    };
+    println!(
+        "{}: {} value(s){more}, {} null",
+        found.feature, found.count, found.nulls
+    );
+    println!(
+        "  mean {}  stddev {}  min {}  max {}",
+        number(found.mean),
+        number(found.stddev),
+        number(found.min),
+        number(found.max)
+    );
+    if !found.quantiles.is_empty() {
+        let quantiles: Vec<String> = found
+            .quantiles
+            .iter()
+            .map(|q| format!("p{}={}", q.q * 100.0, q.value))
+            .collect();
+        println!("  {}", quantiles.join("  "));
+    }
+    let largest = found.histogram.iter().map(|b| b.count).max().unwrap_or(0);
+    for bin in &found.histogram {
+        let bar = super::progress::bar(bin.count, largest);
+        println!("  [{}, {}] {bar} {}", bin.low, bin.high, bin.count);
+    }
 }

@@ -4,7 +4,7 @@
 use arrow::ipc::writer::StreamWriter;
 use arrow::record_batch::RecordBatch;
 use freshet_engine::catalog::{VersionState, VersionStatus};
-use freshet_engine::discovery::{FeatureDetail, FeatureSummary, ObjectSummary};
+use freshet_engine::discovery::{FeatureDetail, FeatureStatistics, FeatureSummary, ObjectSummary};
 use freshet_engine::ingest::{IngestReport, PayloadFormat, RowError};
 use freshet_engine::serving::OnlineValues;
 use freshet_engine::store::StoreStatus;
@@ -324,5 +324,35 @@ pub fn objects_to_proto(
             })
             .collect(),
         next_page_token: next.unwrap_or_default(),
+    }
+}
+
+/// A version's value statistics for `GetFeatureStats`.
+pub fn statistics_to_proto(found: FeatureStatistics) -> proto::FeatureStatsResponse {
+    let values = found.values;
+    proto::FeatureStatsResponse {
+        feature: found.feature,
+        evaluated_at_micros: found.evaluated_at,
+        truncated: found.truncated,
+        count: values.count,
+        nulls: values.nulls,
+        mean: values.mean,
+        stddev: values.stddev,
+        min: values.min,
+        max: values.max,
+        quantiles: values
+            .quantiles
+            .into_iter()
+            .map(|(q, value)| proto::Quantile { q, value })
+            .collect(),
+        histogram: values
+            .histogram
+            .into_iter()
+            .map(|bin| proto::HistogramBin {
+                low: bin.low,
+                high: bin.high,
+                count: bin.count,
+            })
+            .collect(),
     }
 }

@@ -20,8 +20,8 @@ use tonic::{Request, Response, Status};
 
 use super::convert::{
     change_to_proto, detail_to_proto, ipc_bytes, keys_from_proto, objects_to_proto,
-    online_to_proto, payload_format, progress_message, refused, report_to_proto, status_to_proto,
-    summary_to_proto, training_request, version_to_proto,
+    online_to_proto, payload_format, progress_message, refused, report_to_proto,
+    statistics_to_proto, status_to_proto, summary_to_proto, training_request, version_to_proto,
 };
 use crate::proto::{self, feature_store_server::FeatureStore as FeatureStoreRpc};
 use crate::{ApiError, Result};
@@ -300,6 +300,16 @@ impl FeatureStoreRpc for FeatureStoreService {
         request: Request<proto::ListObjectsRequest>,
     ) -> std::result::Result<Response<proto::ListObjectsResponse>, Status> {
         self.list_objects(Kind::TrainingSet, request.into_inner())
+    }
+
+    async fn get_feature_stats(
+        &self,
+        request: Request<proto::FeatureReference>,
+    ) -> std::result::Result<Response<proto::FeatureStatsResponse>, Status> {
+        let reference = request.into_inner().reference;
+        let at = chrono::Utc::now().timestamp_micros();
+        let found = self.store.feature_stats(&reference, at).map_err(status)?;
+        Ok(Response::new(statistics_to_proto(found)))
     }
 
     async fn retire_feature(

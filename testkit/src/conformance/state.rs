@@ -162,6 +162,18 @@ pub async fn scan_prefix_in_order(opener: &impl Opener<dyn StateStore>) {
         .map(|(k, _)| String::from_utf8(k).unwrap())
         .collect();
     assert_eq!(keys, vec!["b/1", "b/10", "b/2"]);
+    // A bounded scan gives the first entries of the full one.
+    let keys: Vec<String> = store
+        .scan_prefix_limit(cf::REGISTRY, b"b/", 2)
+        .unwrap()
+        .into_iter()
+        .map(|(k, _)| String::from_utf8(k).unwrap())
+        .collect();
+    assert_eq!(keys, vec!["b/1", "b/10"]);
+    assert!(store
+        .scan_prefix_limit(cf::REGISTRY, b"b/", 0)
+        .unwrap()
+        .is_empty());
 }
 
 /// A multi-get answers in the order of its keys, `None` for a missing key,

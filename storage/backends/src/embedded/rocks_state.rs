@@ -164,11 +164,21 @@ impl StateStore for RocksStateStore {
     }
 
     fn scan_prefix(&self, column_family: &str, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.scan_prefix_limit(column_family, prefix, usize::MAX)
+    }
+
+    fn scan_prefix_limit(
+        &self,
+        column_family: &str,
+        prefix: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let handle = self.handle(column_family)?;
         let mut out = Vec::new();
         for entry in self
             .db
             .iterator_cf(handle, IteratorMode::From(prefix, Direction::Forward))
+            .take(limit)
         {
             let (key, value) = entry.map_err(rocks_error)?;
             if !key.starts_with(prefix) {
