@@ -39,6 +39,43 @@ fn event(i: i64, per_window: i64) -> (i64, Value) {
     )
 }
 
+/// The two evaluations measured: insert an event, evaluate at its time.
+trait Observe: Clone {
+    fn observe(&mut self, aggregation: &Aggregation, t: i64, value: Value);
+}
+
+impl Observe for KeyState {
+    fn observe(&mut self, aggregation: &Aggregation, t: i64, value: Value) {
+        self.insert(aggregation, t, t, value);
+        black_box(self.evaluate(aggregation, t));
+    }
+}
+
+impl Observe for SlicedState {
+    fn observe(&mut self, aggregation: &Aggregation, t: i64, value: Value) {
+        self.insert(aggregation, t, t, value);
+        black_box(self.evaluate(aggregation, t));
+    }
+}
+
+/// Times `more` events observed by copies of `start`.
+fn bench<S: Observe>(
+    b: &mut criterion::Bencher,
+    start: &S,
+    aggregation: &Aggregation,
+    more: &[(i64, Value)],
+) {
+    b.iter_batched(
+        || start.clone(),
+        |mut state| {
+            for (t, v) in more {
+                state.observe(aggregation, *t, v.clone());
+            }
+        },
+        BatchSize::LargeInput,
+    )
+}
+
 fn window_observe(c: &mut Criterion) {
     let aggregation = aggregation();
     let mut group = c.benchmark_group("observe_each_event");
@@ -57,28 +94,10 @@ fn window_observe(c: &mut Criterion) {
             .map(|i| event(i, per_window))
             .collect();
         group.bench_function(format!("full_fold/{per_window}_per_window"), |b| {
-            b.iter_batched(
-                || full.clone(),
-                |mut state| {
-                    for (t, v) in &more {
-                        state.insert(&aggregation, *t, *t, v.clone());
-                        black_box(state.evaluate(&aggregation, *t));
-                    }
-                },
-                BatchSize::LargeInput,
-            )
+            bench(b, &full, &aggregation, &more)
         });
         group.bench_function(format!("sliced/{per_window}_per_window"), |b| {
-            b.iter_batched(
-                || sliced.clone(),
-                |mut state| {
-                    for (t, v) in &more {
-                        state.insert(&aggregation, *t, *t, v.clone());
-                        black_box(state.evaluate(&aggregation, *t));
-                    }
-                },
-                BatchSize::LargeInput,
-            )
+            bench(b, &sliced, &aggregation, &more)
         });
     }
     group.finish();

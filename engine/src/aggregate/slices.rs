@@ -306,6 +306,31 @@ mod tests {
         prop::collection::vec((0i64..48, -6i8..6), 1..60)
     }
 
+    /// Feeds `raw` (time offset, value) to a new state of slices `width`
+    /// wide, in arrival order, refusing what is later than the lateness (as
+    /// ingest does); returns the state, the watermark and the accepted events
+    /// (time, value as fed) in arrival order.
+    fn feed(
+        aggregation: &Aggregation,
+        width: i64,
+        raw: &[(i64, i8)],
+        scale: f64,
+    ) -> (SlicedState, i64, Vec<(i64, f64)>) {
+        let mut state = SlicedState::new(width);
+        let mut watermark = i64::MIN;
+        let mut accepted = Vec::new();
+        for (offset, value) in raw {
+            if *offset < watermark.saturating_sub(aggregation.retention.lateness) {
+                continue;
+            }
+            watermark = watermark.max(*offset);
+            let value = f64::from(*value) * scale;
+            state.insert(aggregation, watermark, *offset, Value::Float(value));
+            accepted.push((*offset, value));
+        }
+        (state, watermark, accepted)
+    }
+
     proptest! {
         /// Every read at a time no earlier than the horizon equals the brute
         /// force over all events, for every aggregate, any slice width and
@@ -322,19 +347,9 @@ mod tests {
         ) {
             for (function, reference_function) in FUNCTIONS {
                 let aggregation = aggregation(function, window, lateness);
-                let mut state = SlicedState::new(width);
-                let mut watermark = i64::MIN;
-                let mut accepted: Vec<(i64, Val)> = Vec::new();
-                for (offset, value) in &raw {
-                    // Late beyond the lateness: refused at ingest, never folded.
-                    if *offset < watermark.saturating_sub(lateness) {
-                        continue;
-                    }
-                    watermark = watermark.max(*offset);
-                    let value = f64::from(*value) * 0.75;
-                    state.insert(&aggregation, watermark, *offset, Value::Float(value));
-                    accepted.push((*offset, Val::F(value)));
-                }
+                let (state, watermark, accepted) = feed(&aggregation, width, &raw, 0.75);
+                let accepted: Vec<(i64, Val)> =
+                    accepted.into_iter().map(|(t, v)| (t, Val::F(v))).collect();
                 let expired = aggregation.retention.expire_through(watermark).unwrap();
                 let mut needed: Vec<(usize, i64)> = accepted
                     .iter()
@@ -382,16 +397,7 @@ mod tests {
         ) {
             for (function, _) in FUNCTIONS {
                 let aggregation = aggregation(function, window, lateness);
-                let mut state = SlicedState::new(width);
-                let mut watermark = i64::MIN;
-                for (offset, value) in &raw {
-                    if *offset < watermark.saturating_sub(lateness) {
-                        continue;
-                    }
-                    watermark = watermark.max(*offset);
-                    let value = Value::Float(f64::from(*value) / 3.0);
-                    state.insert(&aggregation, watermark, *offset, value);
-                }
+                let (state, watermark, _) = feed(&aggregation, width, &raw, 1.0 / 3.0);
                 let expired = aggregation.retention.expire_through(watermark).unwrap();
                 let rebuilt = SlicedState::from_events(
                     &aggregation,
