@@ -4,6 +4,9 @@ use freshet_engine::EngineError;
 use freshet_registry::RegistryError;
 use freshet_sql::SqlError;
 use freshet_storage::StorageError;
+use prost::Message;
+
+use crate::proto;
 
 /// Everything that can go wrong in the server or the client library.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +40,14 @@ pub enum ApiError {
         /// Rows of earlier requests that were written (standard input is sent
         /// in one pass, so a refusal can come after them).
         written_before: u64,
+    },
+    /// The server refused definitions; every problem, located.
+    #[error("{}: {message}", code_name(tonic::Code::InvalidArgument))]
+    DefinitionsRefused {
+        /// The server's message (every problem, in words).
+        message: String,
+        /// The problems, one by one.
+        problems: Vec<proto::DefinitionProblem>,
     },
     /// A local file could not be read or written.
     #[error("{path}: {reason}")]
@@ -137,9 +148,18 @@ impl ApiError {
     /// `code` is the gRPC status code of the server's answer; an error found
     /// before any answer has the code it would have had (a bad flag or file:
     /// `INVALID_ARGUMENT`; no server: `UNAVAILABLE`). `message` says it once,
-    /// without the code; `rows` lists refused input rows (empty otherwise).
+    /// without the code; `rows` lists refused input rows and `problems` refused
+    /// definitions (each empty otherwise).
     pub fn into_json(self) -> serde_json::Value {
+        let mut problems = Vec::new();
         let (code, message, rows) = match self {
+            ApiError::DefinitionsRefused {
+                message,
+                problems: found,
+            } => {
+                problems = found.iter().map(problem_json).collect();
+                (tonic::Code::InvalidArgument, message, Vec::new())
+            }
             ApiError::RowsRefused { summary, rows, .. } => (
                 tonic::Code::InvalidArgument,
                 summary,
@@ -157,9 +177,29 @@ impl ApiError {
             }
         };
         serde_json::json!({
-            "error": { "code": code_name(code), "message": message, "rows": rows }
+            "error": {
+                "code": code_name(code),
+                "message": message,
+                "rows": rows,
+                "problems": problems,
+            }
         })
     }
+}
+
+/// A definitions problem as JSON: `{"file", "object", "field", "sql_line",
+/// "sql_column", "reason"}` (absent parts are null).
+fn problem_json(problem: &proto::DefinitionProblem) -> serde_json::Value {
+    let text = |s: &String| (!s.is_empty()).then(|| s.clone());
+    let number = |n: u64| (n > 0).then_some(n);
+    serde_json::json!({
+        "file": problem.file,
+        "object": text(&problem.object),
+        "field": text(&problem.field),
+        "sql_line": number(problem.sql_line),
+        "sql_column": number(problem.sql_column),
+        "reason": problem.reason,
+    })
 }
 
 /// An error and its causes, joined by `: `.
@@ -208,16 +248,36 @@ impl From<ApiError> for tonic::Status {
             ApiError::Engine(EngineError::Refused(_)) => Status::failed_precondition(message),
             ApiError::Engine(EngineError::Stopped(_)) => Status::unavailable(message),
             ApiError::Status(status) => status,
-            ApiError::RowsRefused { .. } => Status::invalid_argument(message),
+            ApiError::RowsRefused { .. } | ApiError::DefinitionsRefused { .. } => {
+                Status::invalid_argument(message)
+            }
             _ => Status::internal(message),
         }
     }
 }
 
-/// Bad definitions are the caller's to fix; anything else from `sql` is ours.
+/// Bad definitions are the caller's to fix, with every problem in the
+/// details ([`proto::DefinitionsRefused`]); anything else from `sql` is ours.
 fn sql_status(error: &SqlError, message: String) -> tonic::Status {
-    match error {
-        SqlError::Parse { .. } | SqlError::Invalid(_) => tonic::Status::invalid_argument(message),
-        SqlError::Internal(_) | SqlError::File { .. } => tonic::Status::internal(message),
-    }
+    let problems = match error {
+        SqlError::Parse { file, message } => vec![proto::DefinitionProblem {
+            file: file.clone(),
+            reason: message.clone(),
+            ..Default::default()
+        }],
+        SqlError::Invalid(errors) => errors
+            .iter()
+            .map(|e| proto::DefinitionProblem {
+                file: e.file.clone(),
+                object: e.object.clone(),
+                field: e.field.clone(),
+                sql_line: e.sql_position.map_or(0, |(line, _)| line),
+                sql_column: e.sql_position.map_or(0, |(_, column)| column),
+                reason: e.message.clone(),
+            })
+            .collect(),
+        SqlError::Internal(_) | SqlError::File { .. } => return tonic::Status::internal(message),
+    };
+    let details = proto::DefinitionsRefused { problems }.encode_to_vec();
+    tonic::Status::with_details(tonic::Code::InvalidArgument, message, details.into())
 }

@@ -331,7 +331,8 @@ async fn features_are_served_after_ingest_with_read_after_write() {
         serde_json::json!({"error": {
             "code": "NOT_FOUND",
             "message": "feature 'nope' not found",
-            "rows": []
+            "rows": [],
+            "problems": []
         }})
     );
 

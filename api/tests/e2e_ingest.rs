@@ -402,6 +402,26 @@ async fn apply_refuses_bad_definitions_with_located_errors() {
         )),
         "{stderr}"
     );
+    // With --json, each problem structured on stdout.
+    let output = server.cli(&["apply", "-f", file.path().to_str().unwrap(), "--json"]);
+    assert!(!output.status.success());
+    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(printed["error"]["code"], "INVALID_ARGUMENT", "{printed}");
+    let problems = printed["error"]["problems"].as_array().unwrap();
+    for expected in [
+        serde_json::json!({
+            "file": name, "object": "feature 'clicks_1x'", "field": "window",
+            "sql_line": null, "sql_column": null,
+            "reason": "duration '1x' has unknown unit 'x' (use ms, s, m, h, d or w)",
+        }),
+        serde_json::json!({
+            "file": name, "object": "feature 'spend'", "field": "entity",
+            "sql_line": null, "sql_column": null,
+            "reason": "unknown entity 'shopper' (known: user)",
+        }),
+    ] {
+        assert!(problems.contains(&expected), "{expected} not in {printed}");
+    }
     let status = stdout_of(server.cli(&["status", "--json"]));
     assert_eq!(
         status.trim(),

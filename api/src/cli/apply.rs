@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use prost::Message;
+
 use super::{connect, ClientArgs};
 use crate::proto::{self, ChangeAction};
 use crate::{ApiError, Result};
@@ -21,7 +23,8 @@ pub async fn apply(file: &Path, dry_run: bool, client: &ClientArgs) -> Result<()
             base_dir: base_dir.display().to_string(),
             dry_run,
         })
-        .await?
+        .await
+        .map_err(refusal)?
         .into_inner();
     if client.json {
         let changes: Vec<_> = response.changes.iter().map(change_json).collect();
@@ -38,6 +41,22 @@ pub async fn apply(file: &Path, dry_run: bool, client: &ClientArgs) -> Result<()
         println!("  {}", describe(change));
     }
     Ok(())
+}
+
+/// The refusal of definitions as its problems, when the server sent them;
+/// any other error as it is.
+fn refusal(status: tonic::Status) -> ApiError {
+    let problems = match proto::DefinitionsRefused::decode(status.details()) {
+        Ok(refused) if status.code() == tonic::Code::InvalidArgument => refused.problems,
+        _ => Vec::new(),
+    };
+    if problems.is_empty() {
+        return status.into();
+    }
+    ApiError::DefinitionsRefused {
+        message: status.message().to_string(),
+        problems,
+    }
 }
 
 fn action_name(change: &proto::PlannedChange) -> &'static str {
