@@ -81,6 +81,15 @@ impl RowProblem {
         format!("{unit} {}", self.row)
     }
 
+    /// The problem in words: `line 3, column 'ts': reason` (no column part
+    /// when no column is at fault).
+    pub fn describe(&self) -> String {
+        match &self.column {
+            Some(column) => format!("{}, column '{column}': {}", self.place(), self.reason),
+            None => format!("{}: {}", self.place(), self.reason),
+        }
+    }
+
     /// The problem as JSON: `{"row": 3, "column": "ts", "reason": "..."}`.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
@@ -97,14 +106,7 @@ const LISTED_ROWS: usize = 20;
 fn refusal_text(summary: &str, rows: &[RowProblem], written_before: &u64) -> String {
     let mut text = format!("{}: {summary}", code_name(tonic::Code::InvalidArgument));
     for problem in rows.iter().take(LISTED_ROWS) {
-        match &problem.column {
-            Some(column) => text.push_str(&format!(
-                "\n  {}, column '{column}': {}",
-                problem.place(),
-                problem.reason
-            )),
-            None => text.push_str(&format!("\n  {}: {}", problem.place(), problem.reason)),
-        }
+        text.push_str(&format!("\n  {}", problem.describe()));
     }
     if rows.len() > LISTED_ROWS {
         text.push_str(&format!("\n  ... and {} more", rows.len() - LISTED_ROWS));

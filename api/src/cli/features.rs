@@ -4,9 +4,9 @@
 use clap::Subcommand;
 
 use super::status::{version_json, version_line};
-use super::{connect, ClientArgs};
+use super::{connect, definition, non_empty, print_next_page, ClientArgs};
 use crate::proto;
-use crate::{ApiError, Result};
+use crate::Result;
 
 /// What to do to a feature or version.
 #[derive(Debug, Subcommand)]
@@ -169,7 +169,6 @@ pub async fn features(command: &FeaturesCommand, client: &ClientArgs) -> Result<
 /// and window, type, description) and the next page's token; with `json`,
 /// `{"features": [...], "next_page_token": ...}`.
 fn print_summaries(found: &proto::ListFeaturesResponse, json: bool) {
-    let text = |s: &String| (!s.is_empty()).then(|| s.clone());
     if json {
         let features: Vec<serde_json::Value> = found
             .features
@@ -182,14 +181,14 @@ fn print_summaries(found: &proto::ListFeaturesResponse, json: bool) {
                     "entity": f.entity,
                     "source": f.source,
                     "aggregate": f.aggregate,
-                    "window": text(&f.window),
-                    "type": text(&f.r#type),
-                    "description": text(&f.description),
+                    "window": non_empty(&f.window),
+                    "type": non_empty(&f.r#type),
+                    "description": non_empty(&f.description),
                     "state": f.state,
                 })
             })
             .collect();
-        let next = text(&found.next_page_token);
+        let next = non_empty(&found.next_page_token);
         println!(
             "{}",
             serde_json::json!({ "features": features, "next_page_token": next })
@@ -210,19 +209,13 @@ fn print_summaries(found: &proto::ListFeaturesResponse, json: bool) {
             f.state, f.entity, f.aggregate, f.r#type, f.description
         );
     }
-    if !found.next_page_token.is_empty() {
-        println!("more: --page-token {}", found.next_page_token);
-    }
+    print_next_page(&found.next_page_token);
 }
 
 /// Prints a feature in full: per version its state, what it reads and its
 /// definition, then the training sets reading it; with `json`, the same as
 /// one object (definitions as objects).
 fn print_detail(detail: &proto::DescribeFeatureResponse, json: bool) -> Result<()> {
-    let definition = |v: &proto::FeatureVersionDetail| {
-        serde_json::from_str::<serde_json::Value>(&v.definition_json)
-            .map_err(|e| ApiError::Config(format!("the server sent an unreadable definition: {e}")))
-    };
     let reads = |v: &proto::FeatureVersionDetail| -> Vec<String> {
         v.upstream
             .iter()
@@ -237,7 +230,7 @@ fn print_detail(detail: &proto::DescribeFeatureResponse, json: bool) -> Result<(
                 Ok(serde_json::json!({
                     "version": v.version,
                     "state": v.state,
-                    "definition": definition(v)?,
+                    "definition": definition(&v.definition_json)?,
                     "upstream": v.upstream.iter().map(|u| serde_json::json!({
                         "kind": u.kind, "name": u.name, "version": u.version,
                     })).collect::<Vec<_>>(),
@@ -258,7 +251,7 @@ fn print_detail(detail: &proto::DescribeFeatureResponse, json: bool) -> Result<(
     for v in &detail.versions {
         println!("  v{} {}", v.version, v.state);
         println!("    reads: {}", reads(v).join(", "));
-        println!("    definition: {}", definition(v)?);
+        println!("    definition: {}", definition(&v.definition_json)?);
     }
     match detail.training_sets.as_slice() {
         [] => println!("  read by no training set"),

@@ -302,14 +302,7 @@ pub async fn ingest(args: &IngestArgs, client_args: &ClientArgs) -> Result<()> {
             totals.accepted, args.source, totals.rejected, totals.late
         );
         for error in totals.errors.iter().take(20) {
-            match &error.column {
-                Some(column) => println!(
-                    "  rejected {}, column '{column}': {}",
-                    error.place(),
-                    error.reason
-                ),
-                None => println!("  rejected {}: {}", error.place(), error.reason),
-            }
+            println!("  rejected {}", error.describe());
         }
         if totals.errors.len() > 20 {
             println!("  ... and {} more", totals.errors.len() - 20);

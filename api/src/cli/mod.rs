@@ -16,7 +16,7 @@ use clap::{Parser, Subcommand};
 
 use crate::proto::feature_store_client::FeatureStoreClient;
 use crate::server::{ServeOptions, MAX_REQUEST_BYTES};
-use crate::Result;
+use crate::{ApiError, Result};
 
 pub use apply::apply;
 pub use features::{features, FeaturesCommand};
@@ -143,6 +143,25 @@ impl Command {
             | Command::Registry { client, .. }
             | Command::Status { client } => client.json,
         }
+    }
+}
+
+/// A definition the server sent as JSON text, parsed for printing.
+fn definition(json: &str) -> Result<serde_json::Value> {
+    serde_json::from_str(json)
+        .map_err(|e| ApiError::Config(format!("the server sent an unreadable definition: {e}")))
+}
+
+/// `text`, or `None` (JSON null) when it is empty, as proto leaves an
+/// unset string.
+fn non_empty(text: &str) -> Option<&str> {
+    (!text.is_empty()).then_some(text)
+}
+
+/// After a page of a listing: how to ask for the next one, if there is one.
+fn print_next_page(token: &str) {
+    if !token.is_empty() {
+        println!("more: --page-token {token}");
     }
 }
 

@@ -3,9 +3,9 @@
 
 use clap::Subcommand;
 
-use super::{connect, ClientArgs};
+use super::{connect, definition, non_empty, print_next_page, ClientArgs};
 use crate::proto;
-use crate::{ApiError, Result};
+use crate::Result;
 
 /// Which objects to list.
 #[derive(Debug, Subcommand)]
@@ -49,20 +49,16 @@ pub async fn registry(command: &RegistryCommand, client: &ClientArgs) -> Result<
             .objects
             .iter()
             .map(|o| {
-                let definition: serde_json::Value = serde_json::from_str(&o.definition_json)
-                    .map_err(|e| {
-                        ApiError::Config(format!("the server sent an unreadable definition: {e}"))
-                    })?;
                 Ok(serde_json::json!({
                     "name": o.name,
                     "version": o.version,
                     "versions": o.versions,
-                    "description": (!o.description.is_empty()).then_some(&o.description),
-                    "definition": definition,
+                    "description": non_empty(&o.description),
+                    "definition": definition(&o.definition_json)?,
                 }))
             })
             .collect::<Result<Vec<_>>>()?;
-        let next = (!found.next_page_token.is_empty()).then_some(&found.next_page_token);
+        let next = non_empty(&found.next_page_token);
         println!(
             "{}",
             serde_json::json!({ "objects": objects, "next_page_token": next })
@@ -76,8 +72,6 @@ pub async fn registry(command: &RegistryCommand, client: &ClientArgs) -> Result<
         let reference = format!("{}@v{}", o.name, o.version);
         println!("{reference:<32} {}", o.description);
     }
-    if !found.next_page_token.is_empty() {
-        println!("more: --page-token {}", found.next_page_token);
-    }
+    print_next_page(&found.next_page_token);
     Ok(())
 }

@@ -100,7 +100,7 @@ impl SlicedState {
             state.add(aggregation, time, value);
         }
         if let Some(first) = state.slices.front_mut() {
-            if state_lower_bound(first.index, state.width) < expire_through {
+            if slice_low(first.index, state.width) < expire_through {
                 first.whole = false;
             }
         }
@@ -155,7 +155,7 @@ impl SlicedState {
     /// Drops every event at or before `expired`, and the slices left empty.
     fn expire_through(&mut self, expired: i64) {
         while let Some(first) = self.slices.front_mut() {
-            if state_upper_bound(first.index, self.width) <= expired {
+            if slice_high(first.index, self.width) <= expired {
                 self.slices.pop_front();
                 continue;
             }
@@ -183,8 +183,8 @@ impl SlicedState {
         let mut accumulator = aggregation.accumulator();
         for slice in &self.slices {
             let (low, high) = (
-                state_lower_bound(slice.index, self.width),
-                state_upper_bound(slice.index, self.width),
+                slice_low(slice.index, self.width),
+                slice_high(slice.index, self.width),
             );
             if high <= lower {
                 continue;
@@ -217,12 +217,12 @@ impl SlicedState {
 }
 
 /// The exclusive lower bound of slice `index`'s times.
-fn state_lower_bound(index: i64, width: i64) -> i64 {
+fn slice_low(index: i64, width: i64) -> i64 {
     index.saturating_mul(width)
 }
 
 /// The inclusive upper bound of slice `index`'s times.
-fn state_upper_bound(index: i64, width: i64) -> i64 {
+fn slice_high(index: i64, width: i64) -> i64 {
     index.saturating_add(1).saturating_mul(width)
 }
 

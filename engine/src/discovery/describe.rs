@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use freshet_registry::{Registry, RegistryError};
 use freshet_sql::lineage::reads;
 use freshet_sql::model::{Feature, Kind, TrainingSet, Transformation};
+use freshet_sql::reference::VersionRef;
 
 use super::state_of;
 use crate::catalog::VersionStatus;
@@ -90,11 +91,7 @@ pub fn describe(
 /// Whether the feature reference `reference` (`name` or `name@vN`) names the
 /// feature `name`.
 fn names(reference: &str, name: &str) -> bool {
-    reference == name
-        || reference
-            .strip_prefix(name)
-            .and_then(|rest| rest.strip_prefix("@v"))
-            .is_some_and(|version| version.parse::<u32>().is_ok())
+    VersionRef::parse(reference).is_ok_and(|parsed| parsed.name == name)
 }
 
 /// The sources and transformations `feature` reads, following each

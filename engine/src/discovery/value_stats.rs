@@ -1,6 +1,7 @@
 //! [`ValueStatistics`]: statistics of the values a feature version serves,
 //! computed from the values read for its entity keys.
 
+use crate::operators::sorted_quantile;
 use crate::value::Value;
 
 /// The quantiles reported.
@@ -83,12 +84,7 @@ pub fn value_stats(values: impl IntoIterator<Item = Option<Value>>) -> ValueStat
     (stats.min, stats.max) = (Some(min), Some(max));
     stats.quantiles = QUANTILES
         .iter()
-        .map(|q| {
-            let rank = q * (n - 1.0);
-            let (low, high) = (rank.floor() as usize, rank.ceil() as usize);
-            let value = numbers[low] + (numbers[high] - numbers[low]) * (rank - low as f64);
-            (*q, value)
-        })
+        .filter_map(|q| Some((*q, sorted_quantile(&numbers, *q)?)))
         .collect();
     let bins = if max > min { BINS } else { 1 };
     let width = (max - min) / bins as f64;

@@ -13,6 +13,6 @@ mod view;
 pub use changes::Changes;
 pub use feature::{FeatureInput, FeatureOperator};
 pub use skipped::SkippedRows;
-pub use stats::FeatureStats;
+pub use stats::{sorted_quantile, FeatureStats};
 pub use stored::StoredFeature;
 pub use view::{ViewOperator, ViewRow};

@@ -27,6 +27,18 @@ pub struct FeatureStats {
     worst: Option<usize>,
 }
 
+/// The q-quantile (0..=1) of `sorted` (ascending), by linear interpolation
+/// between the closest ranks; `None` when it is empty.
+pub fn sorted_quantile(sorted: &[f64], q: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
+    let low = rank.floor() as usize;
+    let high = rank.ceil() as usize;
+    Some(sorted[low] + (sorted[high] - sorted[low]) * (rank - low as f64))
+}
+
 /// SplitMix64: a fixed, well-mixed hash of the observation number.
 fn priority(n: u64) -> u64 {
     let mut z = n.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -78,14 +90,8 @@ impl FeatureStats {
     /// closest ranks; `None` before any value.
     pub fn quantile(&self, q: f64) -> Option<f64> {
         let mut values: Vec<f64> = self.sample.iter().map(|(_, v)| *v).collect();
-        if values.is_empty() {
-            return None;
-        }
         values.sort_by(f64::total_cmp);
-        let rank = q.clamp(0.0, 1.0) * (values.len() - 1) as f64;
-        let low = rank.floor() as usize;
-        let high = rank.ceil() as usize;
-        Some(values[low] + (values[high] - values[low]) * (rank - low as f64))
+        sorted_quantile(&values, q)
     }
 
     /// Encodes for storage.
