@@ -9,6 +9,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "freshet.v1.GenerateTrainingSetRequest",
             "#[derive(serde::Deserialize)] #[serde(default, deny_unknown_fields)]",
         )
+        .field_attribute(
+            "freshet.v1.GenerateTrainingSetRequest.labels_arrow_ipc",
+            "#[serde(deserialize_with = \"crate::server::ticket::labels_arrow_ipc\")]",
+        )
         .compile_protos(&["proto/freshet/v1/feature_store.proto"], &["proto"])?;
     Ok(())
 }

@@ -172,10 +172,30 @@ async fn features_are_described_with_lineage_and_statistics_and_objects_listed()
         env!("CARGO_MANIFEST_DIR"),
         "/../examples/ecommerce/definitions.yaml"
     );
+    let before = chrono::Utc::now();
     stdout_of(server.cli(&["apply", "-f", definitions]));
+    let after = chrono::Utc::now();
 
     // A feature over a join: the transformation and both tables it reads.
     let spend = json(&server, &["describe", "user_spend_7d"]);
+    // Who applied it (the CLI names its login and machine) and when.
+    let applied = &spend["versions"][0]["applied"];
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let by = applied["by"].as_str().unwrap();
+    assert!(by.ends_with(&format!("@{}", host.trim())), "{applied}");
+    if let Ok(user) = std::env::var("USER") {
+        assert!(by.starts_with(&format!("{user}@")), "{applied}");
+    }
+    let at = chrono::DateTime::parse_from_rfc3339(applied["at"].as_str().unwrap()).unwrap();
+    // Whole seconds: the apply happened within the second-rounded interval.
+    assert!(
+        at.timestamp() >= before.timestamp() && at.timestamp() <= after.timestamp(),
+        "{applied} not within {before}..{after}"
+    );
+    assert_eq!(
+        spend["versions"][0]["metadata_updated"],
+        serde_json::Value::Null
+    );
     assert_eq!(spend["name"], "user_spend_7d");
     assert_eq!(spend["versions"].as_array().unwrap().len(), 1, "{spend}");
     assert_eq!(spend["versions"][0]["version"], 1);
@@ -213,6 +233,10 @@ async fn features_are_described_with_lineage_and_statistics_and_objects_listed()
     assert!(
         human.starts_with("user_purchases_1d\n  v1 ")
             && human.contains("reads: source purchases@v1")
+            && human.contains(&format!(
+                "    applied {} by {by}",
+                applied["at"].as_str().unwrap()
+            ))
             && human.contains("read by no training set"),
         "{human}"
     );

@@ -167,6 +167,16 @@ async fn features_are_served_after_ingest_with_read_after_write() {
         response.types,
         vec!["float64", "int64", "string", "float64", "int64", "float64"]
     );
+    // The entity may be named by its key column, or left for the features to
+    // name: the same rows.
+    for entity in ["user_id", ""] {
+        let named = client
+            .get_online_features(get(&USER_FEATURES, entity, vec![int(1), int(2), int(3)]))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(rows_of(&named), rows, "entity named {entity:?}");
+    }
     // A version named twice (bare and pinned, or repeated) answers in every
     // column it was asked for, the same values as read alone.
     let repeated = client
@@ -414,6 +424,10 @@ async fn bad_lookups_are_invalid_arguments_that_name_the_problem() {
         (
             get(&["spend_7d", "category_revenue"], "user", vec![int(1)]),
             "'category_revenue@v1' describes entity 'category'",
+        ),
+        (
+            get(&["spend_7d", "category_revenue"], "", vec![int(1)]),
+            "'category_revenue@v1' describes entity 'category', not 'user'",
         ),
         (
             get(&["spend_7d"], "user", (0..10_001).map(int).collect()),

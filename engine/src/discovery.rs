@@ -37,6 +37,10 @@ pub struct FeatureSummary {
     pub value_type: Option<String>,
     /// The definition's free text.
     pub description: Option<String>,
+    /// Who answers for it.
+    pub owner: Option<String>,
+    /// Words to find it by.
+    pub tags: Vec<String>,
     /// The newest version's state (`ACTIVE`, `BACKFILLING`, ...); `UNKNOWN`
     /// before the engine has reported on it.
     pub state: String,
@@ -51,6 +55,10 @@ pub struct ListFilter {
     pub source: Option<String>,
     /// Only features whose newest version is in this state (any case).
     pub state: Option<String>,
+    /// Only features of this owner (any case).
+    pub owner: Option<String>,
+    /// Only features carrying every one of these tags (any case).
+    pub tags: Vec<String>,
 }
 
 /// Most features in one page.
@@ -82,6 +90,18 @@ pub fn list(
                 .state
                 .as_ref()
                 .is_none_or(|s| s.eq_ignore_ascii_case(&summary.state))
+            && filter.owner.as_ref().is_none_or(|o| {
+                summary
+                    .owner
+                    .as_ref()
+                    .is_some_and(|owner| owner.to_lowercase() == o.to_lowercase())
+            })
+            && filter.tags.iter().all(|wanted| {
+                summary
+                    .tags
+                    .iter()
+                    .any(|tag| tag.to_lowercase() == wanted.to_lowercase())
+            })
     };
     page(
         all.into_iter().filter(matches),
@@ -119,9 +139,10 @@ pub fn page<T>(
 }
 
 /// The features matching every word of `query` (any case) in their name,
-/// description, entity or source, best first, at most `limit` (0: 20). A
-/// word scores 100 as the whole name, 50 as its start, 20 inside it, 10 in
-/// the description and 5 as the entity or source; ties go by name.
+/// tags, description, owner, entity or source, best first, at most `limit`
+/// (0: 20). A word scores 100 as the whole name, 50 as its start, 20 inside
+/// it, 15 as a tag, 10 in the description, 8 in the owner and 5 as the entity
+/// or source; ties go by name.
 pub fn search(all: Vec<FeatureSummary>, query: &str, limit: usize) -> Result<Vec<FeatureSummary>> {
     let words: Vec<String> = query.split_whitespace().map(str::to_lowercase).collect();
     if words.is_empty() {
@@ -137,6 +158,7 @@ pub fn search(all: Vec<FeatureSummary>, query: &str, limit: usize) -> Result<Vec
     let score = |summary: &FeatureSummary| -> Option<u32> {
         let name = summary.name.to_lowercase();
         let description = summary.description.as_deref().unwrap_or("").to_lowercase();
+        let owner = summary.owner.as_deref().unwrap_or("").to_lowercase();
         let mut total = 0;
         for word in &words {
             let points = if name == *word {
@@ -145,8 +167,12 @@ pub fn search(all: Vec<FeatureSummary>, query: &str, limit: usize) -> Result<Vec
                 50
             } else if name.contains(word.as_str()) {
                 20
+            } else if summary.tags.iter().any(|tag| tag.to_lowercase() == *word) {
+                15
             } else if description.contains(word.as_str()) {
                 10
+            } else if owner.contains(word.as_str()) {
+                8
             } else if summary.entity.eq_ignore_ascii_case(word)
                 || summary.source.eq_ignore_ascii_case(word)
             {
@@ -181,8 +207,16 @@ mod tests {
             window: None,
             value_type: Some("int64".into()),
             description: (!description.is_empty()).then(|| description.into()),
+            owner: None,
+            tags: Vec::new(),
             state: state.into(),
         }
+    }
+
+    fn owned(mut summary: FeatureSummary, owner: &str, tags: &[&str]) -> FeatureSummary {
+        summary.owner = Some(owner.into());
+        summary.tags = tags.iter().map(|t| t.to_string()).collect();
+        summary
     }
 
     fn catalog() -> Vec<FeatureSummary> {
@@ -195,7 +229,16 @@ mod tests {
                 "money a user spent in a week",
                 "BACKFILLING",
             ),
-            summary("user_clicks", "user", "clicks on spend pages", "ACTIVE"),
+            owned(
+                summary("user_clicks", "user", "clicks on spend pages", "ACTIVE"),
+                "Growth Team",
+                &["engagement", "PII"],
+            ),
+            owned(
+                summary("visits", "user", "", "ACTIVE"),
+                "growth team",
+                &["engagement"],
+            ),
         ]
     }
 
@@ -210,15 +253,34 @@ mod tests {
         assert_eq!(next.as_deref(), Some("spend"));
         let (page, next) = list(catalog(), &ListFilter::default(), 2, "spend").unwrap();
         assert_eq!(names(&page), ["spend_7d", "user_clicks"]);
-        assert_eq!(next, None);
+        assert_eq!(next.as_deref(), Some("user_clicks"));
         let users = ListFilter {
             entity: Some("user".into()),
             state: Some("active".into()),
             ..ListFilter::default()
         };
         let (page, next) = list(catalog(), &users, 0, "").unwrap();
-        assert_eq!(names(&page), ["spend", "user_clicks"]);
+        assert_eq!(names(&page), ["spend", "user_clicks", "visits"]);
         assert_eq!(next, None);
+        // Owner and tags match in any case; every tag asked for must be there.
+        let growth = ListFilter {
+            owner: Some("GROWTH team".into()),
+            tags: vec!["Engagement".into()],
+            ..ListFilter::default()
+        };
+        let (page, _) = list(catalog(), &growth, 0, "").unwrap();
+        assert_eq!(names(&page), ["user_clicks", "visits"]);
+        let both = ListFilter {
+            tags: vec!["engagement".into(), "pii".into()],
+            ..ListFilter::default()
+        };
+        let (page, _) = list(catalog(), &both, 0, "").unwrap();
+        assert_eq!(names(&page), ["user_clicks"]);
+        let nobody = ListFilter {
+            owner: Some("growth".into()),
+            ..ListFilter::default()
+        };
+        assert!(list(catalog(), &nobody, 0, "").unwrap().0.is_empty());
         let error = list(catalog(), &ListFilter::default(), 5_000, "").unwrap_err();
         assert!(error.to_string().contains("page size 5000"), "{error}");
     }
@@ -237,5 +299,13 @@ mod tests {
         assert!(search(catalog(), "nothing", 0).unwrap().is_empty());
         assert_eq!(search(catalog(), "spend", 1).unwrap().len(), 1);
         assert!(search(catalog(), "  ", 0).is_err());
+        // A tag (15) ranks above a description (10), which ranks above the
+        // owner (8): visits is tagged engagement, user_clicks too.
+        let found = search(catalog(), "engagement", 0).unwrap();
+        assert_eq!(names(&found), ["user_clicks", "visits"]);
+        let found = search(catalog(), "growth clicks", 0).unwrap();
+        assert_eq!(names(&found), ["user_clicks"]);
+        let found = search(catalog(), "pii", 0).unwrap();
+        assert_eq!(names(&found), ["user_clicks"]);
     }
 }

@@ -207,7 +207,8 @@ impl FeatureStore {
 
     /// Validates `definitions` (read from `file`; relative file URIs resolve
     /// against `base_dir`) with the applied ones, stores new versions of what
-    /// changed and, unless `dry_run`, restarts processing on the result.
+    /// changed and, unless `dry_run`, restarts processing on the result. The
+    /// caller is not named ([`FeatureStore::apply_as`] names them).
     pub async fn apply(
         &self,
         definitions: &Definitions,
@@ -215,9 +216,23 @@ impl FeatureStore {
         base_dir: &Path,
         dry_run: bool,
     ) -> Result<Plan> {
+        self.apply_as(definitions, file, base_dir, dry_run, "")
+            .await
+    }
+
+    /// [`FeatureStore::apply`], recording `by` (the caller's name) and the
+    /// time with every version made or whose metadata changed.
+    pub async fn apply_as(
+        &self,
+        definitions: &Definitions,
+        file: &str,
+        base_dir: &Path,
+        dry_run: bool,
+        by: &str,
+    ) -> Result<Plan> {
         let (plan, _catalog) = self
             .registry
-            .apply(definitions, file, base_dir, dry_run)
+            .apply_as(definitions, file, base_dir, dry_run, by)
             .await?;
         if !dry_run {
             self.restart().await?;
@@ -340,6 +355,8 @@ impl FeatureStore {
                 window: object.window,
                 value_type,
                 description: object.description,
+                owner: object.owner,
+                tags: object.tags,
             });
         }
         all.sort_by(|a, b| a.name.cmp(&b.name));

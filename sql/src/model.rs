@@ -55,6 +55,12 @@ pub struct Source {
     /// Free text for the registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Who answers for it (a team or a person), for the registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Words to find it by (`payments`, `pii`), for the registry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 /// A stream source on the event log.
@@ -124,6 +130,12 @@ pub struct Transformation {
     /// Free text for the registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Who answers for it (a team or a person), for the registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Words to find it by (`payments`, `pii`), for the registry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
     /// Set by the registry: the version of each transformation it reads, so that a
     /// new version of one of them makes a new version of this one.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -141,6 +153,12 @@ pub struct Entity {
     /// Free text for the registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Who answers for it (a team or a person), for the registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Words to find it by (`payments`, `pii`), for the registry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 /// A feature: an aggregation of one column of a source, per entity, over a window.
@@ -167,6 +185,12 @@ pub struct Feature {
     /// Free text for the registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Who answers for it (a team or a person), for the registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Words to find it by (`payments`, `pii`), for the registry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
     /// Value transforms applied at read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transform: Option<ValueTransform>,
@@ -236,6 +260,15 @@ pub struct Label {
     pub value: Vec<String>,
     /// The timestamp column of each label row.
     pub event_time: String,
+    /// Free text for the registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Who answers for it (a team or a person), for the registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Words to find it by (`payments`, `pii`), for the registry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
@@ -266,6 +299,15 @@ pub struct TrainingSet {
     /// entity not named here is read from the column named as its key.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub entities: BTreeMap<String, String>,
+    /// Free text for the registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Who answers for it (a team or a person), for the registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Words to find it by (`payments`, `pii`), for the registry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 /// The kinds of object a definitions file holds, in dependency order.
@@ -306,6 +348,23 @@ pub trait Object: Serialize + serde::de::DeserializeOwned + Clone + PartialEq {
     const KIND: Kind;
     /// The object's name.
     fn name(&self) -> &str;
+    /// Its description, owner and tags: what the registry shows of it and
+    /// nothing computes from.
+    fn metadata(&self) -> Metadata<'_>;
+    /// The object with no description, owner or tags: what tells its
+    /// versions apart (a change of metadata alone makes no new version).
+    fn without_metadata(&self) -> Self;
+}
+
+/// What every object may carry for people finding it, and nothing reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Metadata<'a> {
+    /// Free text.
+    pub description: Option<&'a str>,
+    /// Who answers for it.
+    pub owner: Option<&'a str>,
+    /// Words to find it by.
+    pub tags: &'a [String],
 }
 
 macro_rules! object {
@@ -314,6 +373,20 @@ macro_rules! object {
             const KIND: Kind = $kind;
             fn name(&self) -> &str {
                 &self.name
+            }
+            fn metadata(&self) -> Metadata<'_> {
+                Metadata {
+                    description: self.description.as_deref(),
+                    owner: self.owner.as_deref(),
+                    tags: &self.tags,
+                }
+            }
+            fn without_metadata(&self) -> Self {
+                let mut bare = self.clone();
+                bare.description = None;
+                bare.owner = None;
+                bare.tags = Vec::new();
+                bare
             }
         }
     };

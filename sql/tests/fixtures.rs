@@ -55,6 +55,7 @@ fn change_text(change: Change) -> String {
         Change::Created => "created".to_string(),
         Change::NewVersion { previous } => format!("new_version (previous v{previous})"),
         Change::Unchanged => "unchanged".to_string(),
+        Change::MetadataUpdated => "metadata_updated".to_string(),
     }
 }
 

@@ -6,7 +6,20 @@ use prost::Message;
 
 use super::{connect, ClientArgs};
 use crate::proto::{self, ChangeAction};
+use crate::server::USER_HEADER;
 use crate::{ApiError, Result};
+
+/// `login@machine` as this process knows them (`USER` or `LOGNAME`, and the
+/// kernel's host name), `unknown` for what it cannot find.
+fn user_at_host() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "unknown".into());
+    format!("{user}@{host}")
+}
 
 /// Sends the file to the server and prints the plan.
 pub async fn apply(file: &Path, dry_run: bool, client: &ClientArgs) -> Result<()> {
@@ -15,14 +28,20 @@ pub async fn apply(file: &Path, dry_run: bool, client: &ClientArgs) -> Result<()
         reason: e.to_string(),
     })?;
     let base_dir = freshet_sql::load::definitions_folder(file)?;
+    let mut request = tonic::Request::new(proto::ApplyRequest {
+        definitions,
+        file_name: file.display().to_string(),
+        base_dir: base_dir.display().to_string(),
+        dry_run,
+    });
+    // Who applies, for the registry: the login and machine, when both are
+    // known and fit a header.
+    if let Ok(user) = user_at_host().parse() {
+        request.metadata_mut().insert(USER_HEADER, user);
+    }
     let response = connect(client)
         .await?
-        .apply(proto::ApplyRequest {
-            definitions,
-            file_name: file.display().to_string(),
-            base_dir: base_dir.display().to_string(),
-            dry_run,
-        })
+        .apply(request)
         .await
         .map_err(refusal)?
         .into_inner();
@@ -64,6 +83,7 @@ fn action_name(change: &proto::PlannedChange) -> &'static str {
         Ok(ChangeAction::Created) => "created",
         Ok(ChangeAction::NewVersion) => "new_version",
         Ok(ChangeAction::Unchanged) => "unchanged",
+        Ok(ChangeAction::MetadataUpdated) => "metadata_updated",
         _ => "unknown",
     }
 }

@@ -34,6 +34,13 @@ pub enum FeaturesCommand {
         /// Only features whose newest version is in this state (ACTIVE, ...).
         #[arg(long)]
         state: Option<String>,
+        /// Only features of this owner (any case).
+        #[arg(long)]
+        owner: Option<String>,
+        /// Only features carrying this tag (any case); repeat for features
+        /// carrying every one.
+        #[arg(long = "tag")]
+        tags: Vec<String>,
         /// At most this many per page (default 100).
         #[arg(long, default_value_t = 0, hide_default_value = true)]
         page_size: u32,
@@ -41,8 +48,8 @@ pub enum FeaturesCommand {
         #[arg(long, default_value = "")]
         page_token: String,
     },
-    /// Find features by words of their name, description, entity or source,
-    /// best first.
+    /// Find features by words of their name, tags, description, owner,
+    /// entity or source, best first.
     Search {
         /// The words; every one must match.
         #[arg(required = true)]
@@ -82,6 +89,8 @@ pub async fn features(command: &FeaturesCommand, client: &ClientArgs) -> Result<
             entity,
             source,
             state,
+            owner,
+            tags,
             page_size,
             page_token,
         } => {
@@ -90,6 +99,8 @@ pub async fn features(command: &FeaturesCommand, client: &ClientArgs) -> Result<
                     entity: entity.clone().unwrap_or_default(),
                     source: source.clone().unwrap_or_default(),
                     state: state.clone().unwrap_or_default(),
+                    owner: owner.clone().unwrap_or_default(),
+                    tags: tags.clone(),
                     page_size: *page_size,
                     page_token: page_token.clone(),
                 })
@@ -166,7 +177,8 @@ pub async fn features(command: &FeaturesCommand, client: &ClientArgs) -> Result<
 }
 
 /// Prints features found: a line each (`name@vN`, state, entity, aggregate
-/// and window, type, description) and the next page's token; with `json`,
+/// and window, type, description, then owner and tags when given) and the
+/// next page's token; with `json`,
 /// `{"features": [...], "next_page_token": ...}`.
 fn print_summaries(found: &proto::ListFeaturesResponse, json: bool) {
     if json {
@@ -184,6 +196,8 @@ fn print_summaries(found: &proto::ListFeaturesResponse, json: bool) {
                     "window": non_empty(&f.window),
                     "type": non_empty(&f.r#type),
                     "description": non_empty(&f.description),
+                    "owner": non_empty(&f.owner),
+                    "tags": f.tags,
                     "state": f.state,
                 })
             })
@@ -204,8 +218,20 @@ fn print_summaries(found: &proto::ListFeaturesResponse, json: bool) {
             window => format!("over {window}"),
         };
         let reference = format!("{}@v{}", f.name, f.version);
+        let mut about = Vec::new();
+        if !f.owner.is_empty() {
+            about.push(format!("owner: {}", f.owner));
+        }
+        if !f.tags.is_empty() {
+            about.push(format!("tags: {}", f.tags.join(", ")));
+        }
+        let about = if about.is_empty() {
+            String::new()
+        } else {
+            format!("  ({})", about.join("; "))
+        };
         println!(
-            "{reference:<32} {:<12} {:<10} {} {window}  {}  {}",
+            "{reference:<32} {:<12} {:<10} {} {window}  {}  {}{about}",
             f.state, f.entity, f.aggregate, f.r#type, f.description
         );
     }
@@ -234,6 +260,11 @@ fn print_detail(detail: &proto::DescribeFeatureResponse, json: bool) -> Result<(
                     "upstream": v.upstream.iter().map(|u| serde_json::json!({
                         "kind": u.kind, "name": u.name, "version": u.version,
                     })).collect::<Vec<_>>(),
+                    "applied": stamp_json(v.applied_at_micros, &v.applied_by),
+                    "metadata_updated": stamp_json(
+                        v.metadata_updated_at_micros,
+                        &v.metadata_updated_by,
+                    ),
                 }))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -250,6 +281,12 @@ fn print_detail(detail: &proto::DescribeFeatureResponse, json: bool) -> Result<(
     println!("{}", detail.name);
     for v in &detail.versions {
         println!("  v{} {}", v.version, v.state);
+        if let Some(at) = instant(v.applied_at_micros) {
+            println!("    applied {at} by {}", v.applied_by);
+        }
+        if let Some(at) = instant(v.metadata_updated_at_micros) {
+            println!("    metadata updated {at} by {}", v.metadata_updated_by);
+        }
         println!("    reads: {}", reads(v).join(", "));
         println!("    definition: {}", definition(&v.definition_json)?);
     }
@@ -258,6 +295,23 @@ fn print_detail(detail: &proto::DescribeFeatureResponse, json: bool) -> Result<(
         sets => println!("  read by training sets: {}", sets.join(", ")),
     }
     Ok(())
+}
+
+/// An instant of the registry's history (µs since the epoch; 0 when not
+/// recorded) in RFC 3339, UTC.
+fn instant(micros: i64) -> Option<String> {
+    (micros != 0)
+        .then(|| chrono::DateTime::from_timestamp_micros(micros))
+        .flatten()
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+/// `{"at": RFC 3339, "by": who}`, or null when not recorded.
+fn stamp_json(micros: i64, by: &str) -> serde_json::Value {
+    match instant(micros) {
+        Some(at) => serde_json::json!({ "at": at, "by": by }),
+        None => serde_json::Value::Null,
+    }
 }
 
 /// Prints a version's value statistics: a few lines (counts, moments,

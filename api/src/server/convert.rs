@@ -88,6 +88,7 @@ pub fn change_to_proto(change: &PlannedChange) -> proto::PlannedChange {
         Change::Created => (proto::ChangeAction::Created, 0),
         Change::NewVersion { previous } => (proto::ChangeAction::NewVersion, previous),
         Change::Unchanged => (proto::ChangeAction::Unchanged, 0),
+        Change::MetadataUpdated => (proto::ChangeAction::MetadataUpdated, 0),
     };
     proto::PlannedChange {
         kind: change.kind.name().to_string(),
@@ -276,6 +277,8 @@ pub fn summary_to_proto(summary: FeatureSummary) -> proto::FeatureSummary {
         r#type: summary.value_type.unwrap_or_default(),
         description: summary.description.unwrap_or_default(),
         state: summary.state,
+        owner: summary.owner.unwrap_or_default(),
+        tags: summary.tags,
     }
 }
 
@@ -289,6 +292,14 @@ pub fn detail_to_proto(detail: FeatureDetail) -> proto::DescribeFeatureResponse 
             .map(|v| proto::FeatureVersionDetail {
                 version: v.version,
                 state: v.state,
+                applied_at_micros: v.applied.applied.as_ref().map_or(0, |s| s.at_micros),
+                applied_by: v.applied.applied.map(|s| s.by).unwrap_or_default(),
+                metadata_updated_at_micros: v
+                    .applied
+                    .metadata_updated
+                    .as_ref()
+                    .map_or(0, |s| s.at_micros),
+                metadata_updated_by: v.applied.metadata_updated.map(|s| s.by).unwrap_or_default(),
                 definition_json: serde_json::to_string(&v.definition)
                     .expect("definitions serialise to JSON"),
                 upstream: v
@@ -321,6 +332,8 @@ pub fn objects_to_proto(
                 versions: o.versions,
                 description: o.description.unwrap_or_default(),
                 definition_json: o.definition.to_string(),
+                owner: o.owner.unwrap_or_default(),
+                tags: o.tags,
             })
             .collect(),
         next_page_token: next.unwrap_or_default(),

@@ -1,5 +1,6 @@
 //! [`TrainingFlight`]: Arrow Flight `DoGet` for training sets. The ticket is a
-//! `GenerateTrainingSetRequest` written as JSON (`{"training_set": "churn_v1"}`);
+//! `GenerateTrainingSetRequest` written as JSON (`{"training_set": "churn_v1"}`;
+//! inline label rows as base64 text, see [`super::ticket`]);
 //! the answer is the training set's record batches. The other Flight calls are
 //! not offered.
 

@@ -6,6 +6,7 @@ mod convert;
 mod flight;
 mod metrics_http;
 mod service;
+pub mod ticket;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -24,7 +25,7 @@ use tracing::info;
 pub use config::{ServeConfig, ServeOptions};
 pub use convert::training_request;
 pub use flight::TrainingFlight;
-pub use service::FeatureStoreService;
+pub use service::{FeatureStoreService, USER_HEADER};
 
 use crate::proto::feature_store_server::FeatureStoreServer;
 use crate::{ApiError, Result};
@@ -113,7 +114,13 @@ async fn apply_at_start(service: &FeatureStoreService, path: &Path) -> Result<()
     let definitions = read_definitions(path)?;
     let base_dir = definitions_folder(path)?;
     let plan = service
-        .apply_definitions(&definitions, &path.display().to_string(), &base_dir, false)
+        .apply_definitions(
+            &definitions,
+            &path.display().to_string(),
+            &base_dir,
+            false,
+            "freshet serve --apply",
+        )
         .await?;
     for change in &plan.changes {
         info!(kind = change.kind.name(), name = %change.name, version = change.version, action = ?change.change, "applied at start");

@@ -36,23 +36,45 @@ fn status(error: freshet_engine::EngineError) -> Status {
     ApiError::from(error).into()
 }
 
+/// The metadata key a client names its user with (`ana@laptop`): what the
+/// registry records as who applied definitions.
+pub const USER_HEADER: &str = "x-freshet-user";
+
+/// Who sent `request`: the name it gives in [`USER_HEADER`], or the address
+/// it came from.
+fn caller<T>(request: &Request<T>) -> String {
+    let named = request
+        .metadata()
+        .get(USER_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|name| !name.is_empty());
+    match (named, request.remote_addr()) {
+        (Some(name), _) => name.to_string(),
+        (None, Some(address)) => format!("unnamed client at {}", address.ip()),
+        (None, None) => "unnamed client".to_string(),
+    }
+}
+
 impl FeatureStoreService {
     /// A service answering from `store`.
     pub fn new(store: Arc<FeatureStore>) -> Self {
         FeatureStoreService { store }
     }
 
-    /// Applies definitions (as `freshet serve --apply` does at start).
+    /// Applies definitions (as `freshet serve --apply` does at start),
+    /// recording `by` as who applied them.
     pub async fn apply_definitions(
         &self,
         definitions: &Definitions,
         file: &str,
         base_dir: &Path,
         dry_run: bool,
+        by: &str,
     ) -> Result<Plan> {
         Ok(self
             .store
-            .apply(definitions, file, base_dir, dry_run)
+            .apply_as(definitions, file, base_dir, dry_run, by)
             .await?)
     }
 
@@ -115,6 +137,7 @@ impl FeatureStoreRpc for FeatureStoreService {
         &self,
         request: Request<proto::ApplyRequest>,
     ) -> std::result::Result<Response<proto::ApplyResponse>, Status> {
+        let by = caller(&request);
         let request = request.into_inner();
         let file = if request.file_name.is_empty() {
             "<request>".to_string()
@@ -128,7 +151,13 @@ impl FeatureStoreRpc for FeatureStoreService {
             &request.base_dir
         };
         let plan = self
-            .apply_definitions(&definitions, &file, Path::new(base_dir), request.dry_run)
+            .apply_definitions(
+                &definitions,
+                &file,
+                Path::new(base_dir),
+                request.dry_run,
+                &by,
+            )
             .await?;
         Ok(Response::new(proto::ApplyResponse {
             changes: plan.changes.iter().map(change_to_proto).collect(),
@@ -246,6 +275,8 @@ impl FeatureStoreRpc for FeatureStoreService {
             entity: given(request.entity),
             source: given(request.source),
             state: given(request.state),
+            owner: given(request.owner),
+            tags: request.tags,
         };
         let (features, next) = self
             .store

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use freshet_registry::{Registry, RegistryError};
+use freshet_registry::{Applied, Registry, RegistryError};
 use freshet_sql::lineage::reads;
 use freshet_sql::model::{Feature, Kind, TrainingSet, Transformation};
 use freshet_sql::reference::VersionRef;
@@ -37,6 +37,8 @@ pub struct VersionDetail {
     /// Every source and transformation it reads, directly or through
     /// transformations, by kind and name.
     pub upstream: Vec<Upstream>,
+    /// When and by whom it was applied, and its metadata last changed.
+    pub applied: Applied,
 }
 
 /// Everything the registry knows of one feature.
@@ -72,6 +74,7 @@ pub fn describe(
             version,
             state: state_of(statuses, name, version),
             upstream: upstream(registry, &definition)?,
+            applied: registry.applied(Kind::Feature, name, version)?,
             definition,
         });
     }

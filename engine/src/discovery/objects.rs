@@ -17,6 +17,10 @@ pub struct ObjectSummary {
     pub versions: Vec<u32>,
     /// Its free text, if it has one.
     pub description: Option<String>,
+    /// Who answers for it, if anyone is named.
+    pub owner: Option<String>,
+    /// Words to find it by.
+    pub tags: Vec<String>,
     /// Its definition as applied.
     pub definition: serde_json::Value,
 }
@@ -26,11 +30,14 @@ pub fn objects<T: Object>(registry: &Registry) -> Result<Vec<ObjectSummary>> {
     let mut found = Vec::new();
     for Versioned { version, object } in registry.latest_versions::<T>()? {
         let definition = serde_json::to_value(&object).expect("definitions serialise to JSON");
+        let metadata = object.metadata();
         found.push(ObjectSummary {
             name: object.name().to_string(),
             version,
             versions: registry.versions(T::KIND, object.name())?,
-            description: definition["description"].as_str().map(str::to_string),
+            description: metadata.description.map(str::to_string),
+            owner: metadata.owner.map(str::to_string),
+            tags: metadata.tags.to_vec(),
             definition,
         });
     }

@@ -2,6 +2,8 @@
 //! value transforms take their parameters (mean, standard deviation, min, max,
 //! median and clipping quantiles).
 
+use std::sync::OnceLock;
+
 use serde::{Deserialize, Serialize};
 
 /// Sample size kept for quantiles.
@@ -25,6 +27,21 @@ pub struct FeatureStats {
     /// Where the sample's largest priority sits, once known (not stored).
     #[serde(skip)]
     worst: Option<usize>,
+    /// The sample's values sorted, once a quantile asked for them (not
+    /// stored): reads between two changes of the sample sort it once.
+    #[serde(skip)]
+    sorted: SortedSample,
+}
+
+/// A cache of the sample's sorted values. It is not part of what statistics
+/// are: two statistics compare equal whether or not either has it.
+#[derive(Debug, Clone, Default)]
+struct SortedSample(OnceLock<Vec<f64>>);
+
+impl PartialEq for SortedSample {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// The q-quantile (0..=1) of `sorted` (ascending), by linear interpolation
@@ -62,6 +79,7 @@ impl FeatureStats {
         let p = priority(self.count);
         if self.sample.len() < SAMPLE {
             self.sample.push((p, value));
+            self.sorted = SortedSample::default();
         } else {
             let worst = *self.worst.get_or_insert_with(|| {
                 self.sample
@@ -73,6 +91,7 @@ impl FeatureStats {
             if p < self.sample[worst].0 {
                 self.sample[worst] = (p, value);
                 self.worst = None;
+                self.sorted = SortedSample::default();
             }
         }
     }
@@ -89,9 +108,12 @@ impl FeatureStats {
     /// The q-quantile (0..=1) of the sample, by linear interpolation between
     /// closest ranks; `None` before any value.
     pub fn quantile(&self, q: f64) -> Option<f64> {
-        let mut values: Vec<f64> = self.sample.iter().map(|(_, v)| *v).collect();
-        values.sort_by(f64::total_cmp);
-        sorted_quantile(&values, q)
+        let sorted = self.sorted.0.get_or_init(|| {
+            let mut values: Vec<f64> = self.sample.iter().map(|(_, v)| *v).collect();
+            values.sort_by(f64::total_cmp);
+            values
+        });
+        sorted_quantile(sorted, q)
     }
 
     /// Encodes for storage.
@@ -138,5 +160,29 @@ mod tests {
         assert_eq!(a, b);
         let median = a.quantile(0.5).unwrap();
         assert!((median - 2500.0).abs() < 250.0, "median {median}");
+    }
+
+    #[test]
+    fn quantiles_read_between_values_follow_every_change_of_the_sample() {
+        // `read` asks for quantiles after every value (each read may keep the
+        // sorted sample); `fresh` is fed the same values and asked once per
+        // step from scratch. Both see the sample fill up and then change.
+        let mut read = FeatureStats::default();
+        for i in 0..3000u64 {
+            let value = ((i * 7919) % 1000) as f64;
+            read.observe(value);
+            if i % 97 == 0 || i == 2999 {
+                let mut fresh = FeatureStats::default();
+                for j in 0..=i {
+                    fresh.observe(((j * 7919) % 1000) as f64);
+                }
+                for q in [0.01, 0.5, 0.99] {
+                    assert_eq!(read.quantile(q), fresh.quantile(q), "after {i} at {q}");
+                }
+                assert_eq!(read, fresh);
+            } else {
+                read.quantile(0.5);
+            }
+        }
     }
 }

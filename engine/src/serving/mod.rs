@@ -84,7 +84,8 @@ impl FeatureServer {
         FeatureServer { online, catalog }
     }
 
-    /// Reads `features` for `keys` (all of `entity`) at time `at` (µs).
+    /// Reads `features` for `keys` (all of `entity`: its name, its key column,
+    /// or empty for the features' own) at time `at` (µs).
     pub async fn get(
         &self,
         features: &[String],
@@ -111,8 +112,15 @@ impl FeatureServer {
             .iter()
             .map(|f| self.catalog.resolve(f))
             .collect::<Result<_>>()?;
+        // The entity is named as in the definitions or by its key column;
+        // unnamed, it is the first feature's, and every other must share it.
+        let entity = if entity.is_empty() {
+            served[0].feature.entity.as_str()
+        } else {
+            entity
+        };
         for feature in &served {
-            if feature.feature.entity != entity {
+            if feature.feature.entity != entity && feature.key_column != entity {
                 return Err(invalid(format!(
                     "feature '{}' describes entity '{}', not '{entity}'",
                     feature.table, feature.feature.entity

@@ -244,7 +244,7 @@ impl TrainingSets {
                 let set = self
                     .registry
                     .resolve::<TrainingSetDefinition>(name)
-                    .map_err(|e| invalid(format!("training set '{name}': {e}")))?
+                    .map_err(EngineError::Registry)?
                     .object;
                 (Some(set.label), set.features, set.entities)
             }

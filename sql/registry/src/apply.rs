@@ -14,6 +14,7 @@ use freshet_storage::state::{column_family::REGISTRY, WriteBatch};
 use serde::Serialize;
 use tracing::info;
 
+use crate::applied::{applied_key, Applied, Stamp};
 use crate::{active_key, def_key, Registry, Result};
 
 /// What an apply does to one object.
@@ -27,6 +28,9 @@ pub enum Change {
         /// The version it replaces as active.
         previous: u32,
     },
+    /// Only its description, owner or tags changed: they are updated in
+    /// place, on the same version (nothing is recomputed).
+    MetadataUpdated,
     /// Identical to the latest version: nothing is written.
     Unchanged,
 }
@@ -56,6 +60,7 @@ impl Registry {
     /// Validates `definitions` together with the active objects they do not
     /// redefine, then stores a new version of every new or changed object, all in one
     /// atomic write (nothing when `dry_run`). Invalid definitions change nothing.
+    /// The caller is not named: [`Registry::apply_as`] records who applied.
     pub async fn apply(
         &self,
         definitions: &Definitions,
@@ -63,6 +68,26 @@ impl Registry {
         base_dir: &Path,
         dry_run: bool,
     ) -> Result<(Plan, Catalog)> {
+        self.apply_as(definitions, file, base_dir, dry_run, "")
+            .await
+    }
+
+    /// [`Registry::apply`], recording for every version it makes (or whose
+    /// metadata it updates) the time and `by`, the caller's name.
+    pub async fn apply_as(
+        &self,
+        definitions: &Definitions,
+        file: &str,
+        base_dir: &Path,
+        dry_run: bool,
+        by: &str,
+    ) -> Result<(Plan, Catalog)> {
+        let stamp = Stamp {
+            at_micros: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX)),
+            by: by.to_string(),
+        };
         let _serialised = self.apply_lock.lock().await;
         let active = self.latest_definitions()?;
         let merged = Definitions {
@@ -92,6 +117,7 @@ impl Registry {
                 named(Kind::Source, &object.name),
                 &mut plan,
                 &mut batch,
+                &stamp,
             )?;
         }
         // Transformations in dependency order, so that each records the versions
@@ -105,7 +131,7 @@ impl Registry {
                 .filter_map(|r| transformation_versions.get(&r).map(|v| (r, *v)))
                 .collect();
             let named = named(Kind::Transformation, &transformation.name);
-            let version = self.diff(&transformation, named, &mut plan, &mut batch)?;
+            let version = self.diff(&transformation, named, &mut plan, &mut batch, &stamp)?;
             transformation_versions.insert(transformation.name.clone(), version);
         }
         for object in &validated.entities {
@@ -114,6 +140,7 @@ impl Registry {
                 named(Kind::Entity, &object.name),
                 &mut plan,
                 &mut batch,
+                &stamp,
             )?;
         }
         for feature in &validated.features {
@@ -124,7 +151,7 @@ impl Registry {
                 .into_iter()
                 .collect();
             let named = named(Kind::Feature, &feature.name);
-            self.diff(&feature, named, &mut plan, &mut batch)?;
+            self.diff(&feature, named, &mut plan, &mut batch, &stamp)?;
         }
         for object in &validated.labels {
             self.diff(
@@ -132,11 +159,12 @@ impl Registry {
                 named(Kind::Label, &object.name),
                 &mut plan,
                 &mut batch,
+                &stamp,
             )?;
         }
         for object in &validated.training_sets {
             let named = named(Kind::TrainingSet, &object.name);
-            self.diff(object, named, &mut plan, &mut batch)?;
+            self.diff(object, named, &mut plan, &mut batch, &stamp)?;
         }
         self.check_pinned_versions(validated, &plan, file)?;
         if !dry_run && !batch.is_empty() {
@@ -203,6 +231,7 @@ impl Registry {
         named: bool,
         plan: &mut Plan,
         batch: &mut WriteBatch,
+        stamp: &Stamp,
     ) -> Result<u32> {
         let name = object.name();
         let (version, change) = match self.latest_version(T::KIND, name)? {
@@ -211,6 +240,8 @@ impl Registry {
                 let stored = self.resolve_version::<T>(name, current)?.object;
                 if stored == *object {
                     (current, Change::Unchanged)
+                } else if stored.without_metadata() == object.without_metadata() {
+                    (current, Change::MetadataUpdated)
                 } else {
                     let latest = self
                         .versions(T::KIND, name)?
@@ -224,7 +255,25 @@ impl Registry {
         if change != Change::Unchanged {
             let json = serde_json::to_vec(object).expect("definitions serialise to JSON");
             batch.put(REGISTRY, def_key(T::KIND, name, version), json);
-            batch.put(REGISTRY, active_key(T::KIND, name), version.to_string());
+        }
+        let applied = match change {
+            Change::Created | Change::NewVersion { .. } => {
+                batch.put(REGISTRY, active_key(T::KIND, name), version.to_string());
+                Some(Applied {
+                    applied: Some(stamp.clone()),
+                    metadata_updated: None,
+                })
+            }
+            Change::MetadataUpdated => {
+                let mut applied = self.applied(T::KIND, name, version)?;
+                applied.metadata_updated = Some(stamp.clone());
+                Some(applied)
+            }
+            Change::Unchanged => None,
+        };
+        if let Some(applied) = applied {
+            let json = serde_json::to_vec(&applied).expect("a history serialises to JSON");
+            batch.put(REGISTRY, applied_key(T::KIND, name, version), json);
         }
         if named || change != Change::Unchanged {
             plan.changes.push(PlannedChange {

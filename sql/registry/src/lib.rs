@@ -2,7 +2,8 @@
 //! store's `registry` column family.
 //!
 //! Keys: `def/KIND/NAME/VERSION` (version zero-padded) holds the object as JSON;
-//! `active/KIND/NAME` holds the newest applied ("latest") version number. Versions
+//! `active/KIND/NAME` holds the newest applied ("latest") version number;
+//! `applied/KIND/NAME/VERSION` when and by whom it was applied ([`Applied`]). Versions
 //! are immutable: applying an unchanged object is a no-op, a changed one becomes
 //! version n+1, and one apply is one atomic write ([`Registry::apply`]). A new version of a
 //! transformation makes new versions of everything that reads it
@@ -15,6 +16,7 @@
 //! The crate sits between `sql` (the model and its validation, which cannot see
 //! storage) and `engine`; it sees the storage traits, never a backend.
 
+mod applied;
 mod apply;
 mod error;
 mod lifecycle;
@@ -25,6 +27,7 @@ use freshet_sql::model::{Definitions, Kind, Object};
 use freshet_sql::reference::VersionRef;
 use freshet_storage::state::{column_family::REGISTRY, StateStore};
 
+pub use applied::{Applied, Stamp};
 pub use apply::{Change, Plan, PlannedChange};
 pub use error::{RegistryError, Result};
 pub use lifecycle::{Frozen, Retirement};

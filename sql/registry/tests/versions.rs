@@ -291,3 +291,110 @@ async fn versions_survive_reopening_the_store() {
     let plan = apply(&registry, &changed).await.unwrap();
     assert!(plan.changes.iter().all(|c| c.change == Change::Unchanged));
 }
+
+#[tokio::test]
+async fn metadata_alone_is_updated_in_place_and_with_a_real_change_makes_a_version() {
+    let state = tempfile::tempdir().unwrap();
+    let registry = registry(state.path());
+    let definitions = fixture();
+    apply(&registry, &definitions).await.expect("first apply");
+
+    // A new description, owner and tags: the same version, updated in place.
+    let mut described = definitions.clone();
+    let feature = described
+        .features
+        .iter_mut()
+        .find(|f| f.name == "user_spend_7d")
+        .expect("feature in fixture");
+    feature.description = Some("Spend over a week".into());
+    feature.owner = Some("growth".into());
+    feature.tags = vec!["revenue".into()];
+    let before = now_micros();
+    let (plan, _) = registry
+        .apply_as(&described, FIXTURE, &fixtures_dir(), false, "ana@laptop")
+        .await
+        .expect("metadata apply");
+    let after = now_micros();
+    let moved: Vec<_> = summary(&plan)
+        .into_iter()
+        .filter(|(_, _, _, change)| *change != Change::Unchanged)
+        .collect();
+    assert_eq!(
+        moved,
+        vec![(
+            Kind::Feature,
+            "user_spend_7d".to_string(),
+            1,
+            Change::MetadataUpdated
+        )]
+    );
+    assert_eq!(
+        registry.versions(Kind::Feature, "user_spend_7d").unwrap(),
+        [1]
+    );
+    let stored = registry.resolve::<Feature>("user_spend_7d@v1").unwrap();
+    assert_eq!(stored.object.owner.as_deref(), Some("growth"));
+    assert_eq!(stored.object.tags, ["revenue"]);
+    assert_eq!(
+        stored.object.description.as_deref(),
+        Some("Spend over a week")
+    );
+    // The history: made by the first (unnamed) apply, metadata by ana.
+    let history = registry.applied(Kind::Feature, "user_spend_7d", 1).unwrap();
+    let made = history.applied.expect("v1's apply recorded");
+    assert_eq!(made.by, "");
+    assert!(made.at_micros <= before, "{made:?} before {before}");
+    let updated = history.metadata_updated.expect("metadata update recorded");
+    assert_eq!(updated.by, "ana@laptop");
+    assert!((before..=after).contains(&updated.at_micros), "{updated:?}");
+    // Applied again, it is unchanged.
+    let again = apply(&registry, &described).await.expect("reapply");
+    assert!(again.changes.iter().all(|c| c.change == Change::Unchanged));
+
+    // Metadata with a window change: a new version carrying both; v1 keeps its
+    // metadata.
+    let mut changed = described.clone();
+    set_window(&mut changed, "user_spend_7d", "14d");
+    changed
+        .features
+        .iter_mut()
+        .find(|f| f.name == "user_spend_7d")
+        .unwrap()
+        .owner = Some("finance".into());
+    let (plan, _) = registry
+        .apply_as(&changed, FIXTURE, &fixtures_dir(), false, "bo")
+        .await
+        .expect("real change");
+    let feature = plan
+        .changes
+        .iter()
+        .find(|c| c.name == "user_spend_7d")
+        .unwrap();
+    assert_eq!(
+        (feature.version, feature.change),
+        (2, Change::NewVersion { previous: 1 })
+    );
+    let v2 = registry.resolve::<Feature>("user_spend_7d").unwrap();
+    assert_eq!(
+        (v2.version, v2.object.owner.as_deref()),
+        (2, Some("finance"))
+    );
+    let v1 = registry.resolve::<Feature>("user_spend_7d@v1").unwrap();
+    assert_eq!(v1.object.owner.as_deref(), Some("growth"));
+    let v2_history = registry.applied(Kind::Feature, "user_spend_7d", 2).unwrap();
+    assert_eq!(v2_history.applied.map(|s| s.by).as_deref(), Some("bo"));
+    assert_eq!(v2_history.metadata_updated, None);
+    let v1_history = registry.applied(Kind::Feature, "user_spend_7d", 1).unwrap();
+    assert_eq!(
+        v1_history.metadata_updated.map(|s| s.by).as_deref(),
+        Some("ana@laptop")
+    );
+}
+
+/// Now, in µs since the Unix epoch, read from the system clock.
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as i64
+}

@@ -4,6 +4,7 @@
 
 mod catalog;
 mod features;
+mod metadata;
 mod names;
 mod problems;
 mod sources;
@@ -25,6 +26,7 @@ pub async fn validate(definitions: &Definitions, file: &str, base_dir: &Path) ->
     let mut definitions = definitions.clone();
     let mut problems = Problems::new(file);
     names::check_names(&definitions, &mut problems);
+    metadata::check_metadata(&definitions, &mut problems);
     let mut catalog = Catalog::default();
     for source in &mut definitions.sources {
         if let Some(relation) = sources::check_source(source, base_dir, &mut problems).await {

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The Python client's checks, run by `make test` after `bash .ci/setup-python`:
+# the stubs match api/proto, the package installs with pip, and its tests
+# (and the e-commerce example) pass against the real freshet binary.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+python="${PYTHON:-${FRESHET_TOOLS_DIR:-$HOME/.cache/freshet}/python/bin/python}"
+
+PYTHON="$python" bash "$here/generate_stubs.sh" --check
+(cd "$root" && cargo build --workspace --bin freshet)
+"$python" -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall "$here"
+cd "$here"
+"$python" -m pytest -q -p no:cacheprovider tests
