@@ -8,7 +8,9 @@ root="$(cd "$here/../.." && pwd)"
 python="${PYTHON:-${FRESHET_TOOLS_DIR:-$HOME/.cache/freshet}/python/bin/python}"
 
 PYTHON="$python" bash "$here/generate_stubs.sh" --check
-(cd "$root" && cargo build --workspace --bin freshet)
+# The binary the workspace's own end-to-end tests run (built with the test
+# build's features, so after `cargo test` this builds nothing).
+(cd "$root" && cargo test --workspace --all-targets --no-run --quiet)
 "$python" -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall "$here"
 cd "$here"
 "$python" -m pytest -q -p no:cacheprovider tests
