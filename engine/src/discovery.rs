@@ -8,7 +8,7 @@ mod describe;
 mod objects;
 mod value_stats;
 
-pub use describe::{describe, FeatureDetail, Upstream, VersionDetail};
+pub use describe::{describe, upstream, FeatureDetail, Upstream, VersionDetail};
 pub use objects::{objects, ObjectSummary};
 pub use value_stats::{value_stats, Bin, FeatureStatistics, ValueStatistics, BINS, QUANTILES};
 
@@ -41,6 +41,9 @@ pub struct FeatureSummary {
     pub owner: Option<String>,
     /// Words to find it by.
     pub tags: Vec<String>,
+    /// The sources and transformations it reads, directly or through
+    /// transformations, by name.
+    pub upstream: Vec<String>,
     /// The newest version's state (`ACTIVE`, `BACKFILLING`, ...); `UNKNOWN`
     /// before the engine has reported on it.
     pub state: String,
@@ -59,6 +62,9 @@ pub struct ListFilter {
     pub owner: Option<String>,
     /// Only features carrying every one of these tags (any case).
     pub tags: Vec<String>,
+    /// Only features reading this source or transformation, directly or
+    /// through transformations: what a change of it reaches.
+    pub upstream: Option<String>,
 }
 
 /// Most features in one page.
@@ -96,6 +102,10 @@ pub fn list(
                     .as_ref()
                     .is_some_and(|owner| owner.to_lowercase() == o.to_lowercase())
             })
+            && filter
+                .upstream
+                .as_ref()
+                .is_none_or(|table| summary.upstream.contains(table))
             && filter.tags.iter().all(|wanted| {
                 summary
                     .tags
@@ -209,6 +219,7 @@ mod tests {
             description: (!description.is_empty()).then(|| description.into()),
             owner: None,
             tags: Vec::new(),
+            upstream: vec!["purchases".into()],
             state: state.into(),
         }
     }
@@ -281,6 +292,20 @@ mod tests {
             ..ListFilter::default()
         };
         assert!(list(catalog(), &nobody, 0, "").unwrap().0.is_empty());
+        // Downstream of a table: features reading it through transformations too.
+        let mut all = catalog();
+        all[0].upstream = vec!["items".into(), "purchases".into(), "enriched".into()];
+        let enriched = ListFilter {
+            upstream: Some("enriched".into()),
+            ..ListFilter::default()
+        };
+        let (page, _) = list(all.clone(), &enriched, 0, "").unwrap();
+        assert_eq!(names(&page), ["category_spend"]);
+        let purchases = ListFilter {
+            upstream: Some("purchases".into()),
+            ..ListFilter::default()
+        };
+        assert_eq!(list(all, &purchases, 0, "").unwrap().0.len(), 5);
         let error = list(catalog(), &ListFilter::default(), 5_000, "").unwrap_err();
         assert!(error.to_string().contains("page size 5000"), "{error}");
     }

@@ -344,7 +344,12 @@ impl FeatureStore {
                 .resolve_definition(&reference)
                 .ok()
                 .map(|resolved| resolved.value_type.name().to_string());
+            let upstream = discovery::upstream(&self.registry, &object)?
+                .into_iter()
+                .map(|table| table.name)
+                .collect();
             all.push(FeatureSummary {
+                upstream,
                 versions: self.registry.versions(Kind::Feature, &object.name)?,
                 state: discovery::state_of(&statuses, &object.name, version),
                 name: object.name,

@@ -41,6 +41,10 @@ pub enum FeaturesCommand {
         /// carrying every one.
         #[arg(long = "tag")]
         tags: Vec<String>,
+        /// Only features reading this source or transformation, directly or
+        /// through transformations (what a change of it reaches).
+        #[arg(long)]
+        upstream: Option<String>,
         /// At most this many per page (default 100).
         #[arg(long, default_value_t = 0, hide_default_value = true)]
         page_size: u32,
@@ -91,6 +95,7 @@ pub async fn features(command: &FeaturesCommand, client: &ClientArgs) -> Result<
             state,
             owner,
             tags,
+            upstream,
             page_size,
             page_token,
         } => {
@@ -101,6 +106,7 @@ pub async fn features(command: &FeaturesCommand, client: &ClientArgs) -> Result<
                     state: state.clone().unwrap_or_default(),
                     owner: owner.clone().unwrap_or_default(),
                     tags: tags.clone(),
+                    upstream: upstream.clone().unwrap_or_default(),
                     page_size: *page_size,
                     page_token: page_token.clone(),
                 })
@@ -198,6 +204,7 @@ fn print_summaries(found: &proto::ListFeaturesResponse, json: bool) {
                     "description": non_empty(&f.description),
                     "owner": non_empty(&f.owner),
                     "tags": f.tags,
+                    "upstream": f.upstream,
                     "state": f.state,
                 })
             })

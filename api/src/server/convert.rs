@@ -279,6 +279,7 @@ pub fn summary_to_proto(summary: FeatureSummary) -> proto::FeatureSummary {
         state: summary.state,
         owner: summary.owner.unwrap_or_default(),
         tags: summary.tags,
+        upstream: summary.upstream,
     }
 }
 

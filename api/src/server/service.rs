@@ -277,6 +277,7 @@ impl FeatureStoreRpc for FeatureStoreService {
             state: given(request.state),
             owner: given(request.owner),
             tags: request.tags,
+            upstream: given(request.upstream),
         };
         let (features, next) = self
             .store

@@ -66,16 +66,24 @@ def test_describe_gives_lineage_through_transformations(registry):
 
 
 def test_a_source_lists_everything_downstream_of_it(registry):
-    # Lineage from the other end: every feature whose upstream holds 'items'.
-    downstream = {
-        f.name
-        for f in registry.features.list()
-        if any(t.name == "items" for t in registry.features.describe(f.name).versions[-1].upstream)
-    }
-    assert downstream == {
+    # Lineage from the other end: items is read only through the
+    # purchases_enriched join (and the category_sales view over it).
+    through_join = {
         "user_spend_7d", "user_last_category", "user_categories_30d",
         "user_cents_var_1h", "user_lifetime_cents", "category_revenue",
     }
+    assert {f.name for f in registry.features.list(upstream="items")} == through_join
+    assert {f.name for f in registry.features.list(upstream="purchases_enriched")} == through_join
+    assert [f.name for f in registry.features.list(upstream="category_sales")] == [
+        "category_revenue"
+    ]
+    assert {f.name for f in registry.features.list(upstream="purchases")} == USER_FEATURES | {
+        "category_revenue"
+    }
+    # The same as each feature's own lineage says.
+    for summary in registry.features.list():
+        described = registry.features.describe(summary.name).versions[-1].upstream
+        assert sorted(summary.upstream) == sorted(t.name for t in described)
 
 
 def test_sources_and_entities_are_listed(registry):

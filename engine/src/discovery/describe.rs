@@ -100,7 +100,7 @@ fn names(reference: &str, name: &str) -> bool {
 /// The sources and transformations `feature` reads, following each
 /// transformation's SQL upstream; a transformation at the version its reader
 /// recorded, a source at its newest version.
-fn upstream(registry: &Registry, feature: &Feature) -> Result<Vec<Upstream>> {
+pub fn upstream(registry: &Registry, feature: &Feature) -> Result<Vec<Upstream>> {
     let mut found = BTreeSet::new();
     let mut seen = BTreeSet::new();
     let mut pending = vec![(

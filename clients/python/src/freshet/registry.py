@@ -19,7 +19,9 @@ class FeatureSummary:
     """A feature at its newest version: name, version, every version stored,
     entity, the source or transformation it aggregates, the aggregate, the
     window (empty for the whole history), value type, description, state
-    (ACTIVE, BACKFILLING, ...), owner (empty when none is named) and tags."""
+    (ACTIVE, BACKFILLING, ...), owner (empty when none is named), tags, and
+    the sources and transformations it reads, directly or through
+    transformations (``upstream``)."""
 
     name: str
     version: int
@@ -33,6 +35,7 @@ class FeatureSummary:
     state: str
     owner: str
     tags: list[str]
+    upstream: list[str]
 
     @staticmethod
     def of(p: pb.FeatureSummary) -> FeatureSummary:
@@ -40,6 +43,7 @@ class FeatureSummary:
         return FeatureSummary(
             p.name, p.version, list(p.versions), p.entity, p.source, p.aggregate,
             p.window, p.type, p.description, p.state, p.owner, list(p.tags),
+            list(p.upstream),
         )
 
 
@@ -190,11 +194,14 @@ class Features:
         state: str = "",
         owner: str = "",
         tags: Sequence[str] = (),
+        upstream: str = "",
     ) -> list[FeatureSummary]:
         """Every feature at its newest version, by name, optionally only those
         of an entity, aggregating a source or transformation, in a state, of
-        an owner, or carrying every one of ``tags`` (owner and tags match in
-        any case); all pages are read."""
+        an owner, carrying every one of ``tags`` (owner and tags match in any
+        case), or reading ``upstream`` directly or through transformations
+        (everything a change of that source or transformation reaches); all
+        pages are read."""
         found: list[FeatureSummary] = []
         token = ""
         while True:
@@ -206,6 +213,7 @@ class Features:
                     state=state,
                     owner=owner,
                     tags=list(tags),
+                    upstream=upstream,
                     page_size=1000,
                     page_token=token,
                 ),

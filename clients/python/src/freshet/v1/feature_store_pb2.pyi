@@ -156,7 +156,7 @@ class DescribeFeatureResponse(_message.Message):
     def __init__(self, name: _Optional[str] = ..., versions: _Optional[_Iterable[_Union[FeatureVersionDetail, _Mapping]]] = ..., training_sets: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListFeaturesRequest(_message.Message):
-    __slots__ = ("entity", "source", "state", "page_size", "page_token", "owner", "tags")
+    __slots__ = ("entity", "source", "state", "page_size", "page_token", "owner", "tags", "upstream")
     ENTITY_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -164,6 +164,7 @@ class ListFeaturesRequest(_message.Message):
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    UPSTREAM_FIELD_NUMBER: _ClassVar[int]
     entity: str
     source: str
     state: str
@@ -171,7 +172,8 @@ class ListFeaturesRequest(_message.Message):
     page_token: str
     owner: str
     tags: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, entity: _Optional[str] = ..., source: _Optional[str] = ..., state: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., owner: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ...) -> None: ...
+    upstream: str
+    def __init__(self, entity: _Optional[str] = ..., source: _Optional[str] = ..., state: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., owner: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., upstream: _Optional[str] = ...) -> None: ...
 
 class SearchFeaturesRequest(_message.Message):
     __slots__ = ("query", "limit")
@@ -182,7 +184,7 @@ class SearchFeaturesRequest(_message.Message):
     def __init__(self, query: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
 
 class FeatureSummary(_message.Message):
-    __slots__ = ("name", "version", "versions", "entity", "source", "aggregate", "window", "type", "description", "state", "owner", "tags")
+    __slots__ = ("name", "version", "versions", "entity", "source", "aggregate", "window", "type", "description", "state", "owner", "tags", "upstream")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     VERSIONS_FIELD_NUMBER: _ClassVar[int]
@@ -195,6 +197,7 @@ class FeatureSummary(_message.Message):
     STATE_FIELD_NUMBER: _ClassVar[int]
     OWNER_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
+    UPSTREAM_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: int
     versions: _containers.RepeatedScalarFieldContainer[int]
@@ -207,7 +210,8 @@ class FeatureSummary(_message.Message):
     state: str
     owner: str
     tags: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., versions: _Optional[_Iterable[int]] = ..., entity: _Optional[str] = ..., source: _Optional[str] = ..., aggregate: _Optional[str] = ..., window: _Optional[str] = ..., type: _Optional[str] = ..., description: _Optional[str] = ..., state: _Optional[str] = ..., owner: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ...) -> None: ...
+    upstream: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[int] = ..., versions: _Optional[_Iterable[int]] = ..., entity: _Optional[str] = ..., source: _Optional[str] = ..., aggregate: _Optional[str] = ..., window: _Optional[str] = ..., type: _Optional[str] = ..., description: _Optional[str] = ..., state: _Optional[str] = ..., owner: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., upstream: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListFeaturesResponse(_message.Message):
     __slots__ = ("features", "next_page_token")
