@@ -284,6 +284,49 @@ async fn features_are_described_with_lineage_and_statistics_and_objects_listed()
     );
     let counted: u64 = bins.iter().map(|b| b["count"].as_u64().unwrap()).sum();
     assert_eq!(counted, 3);
+    assert_eq!(stats["buckets"], serde_json::json!([]));
+    // Over time: two hours back nobody had bought (all purchases are from
+    // now), an hour back neither; at the end of the last bucket (now) the
+    // replay gives what serving gives.
+    let over_time = json(
+        &server,
+        &[
+            "stats",
+            "user_purchases_1d",
+            "--buckets",
+            "3",
+            "--bucket",
+            "1h",
+        ],
+    );
+    let buckets = over_time["buckets"].as_array().unwrap();
+    assert_eq!(buckets.len(), 3, "{over_time}");
+    let ends: Vec<i64> = buckets
+        .iter()
+        .map(|b| b["evaluated_at_micros"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ends[1] - ends[0], 3_600_000_000);
+    assert_eq!(ends[2] - ends[1], 3_600_000_000);
+    assert_eq!(ends[2], over_time["evaluated_at_micros"].as_i64().unwrap());
+    for earlier in &buckets[..2] {
+        // count(*) has default 0: three keys, each 0.
+        assert_eq!(
+            (&earlier["count"], &earlier["min"], &earlier["max"]),
+            (&3.into(), &0.0.into(), &0.0.into()),
+            "{earlier}"
+        );
+    }
+    for field in [
+        "count",
+        "nulls",
+        "mean",
+        "stddev",
+        "min",
+        "max",
+        "quantiles",
+    ] {
+        assert_eq!(buckets[2][field], over_time[field], "{field}: {over_time}");
+    }
     // Timestamps are counted, not averaged.
     let first = json(&server, &["stats", "user_first_purchase_at"]);
     assert_eq!(

@@ -2,14 +2,17 @@
 //! listed by name with filters and pages ([`list`]), or searched by text and
 //! ranked ([`search`]); one feature in full ([`describe`]); the other kinds
 //! of registry object, listed ([`objects`], [`page`]); statistics of the
-//! values a version serves ([`value_stats`]).
+//! values a version serves ([`value_stats`]), now or at the end of recent
+//! time buckets ([`stats_over_time`]).
 
 mod describe;
 mod objects;
+mod over_time;
 mod value_stats;
 
 pub use describe::{describe, upstream, FeatureDetail, Upstream, VersionDetail};
 pub use objects::{objects, ObjectSummary};
+pub use over_time::{stats_over_time, BucketStatistics, MAX_BUCKETS};
 pub use value_stats::{value_stats, Bin, FeatureStatistics, ValueStatistics, BINS, QUANTILES};
 
 use crate::catalog::VersionStatus;

@@ -21,7 +21,8 @@ use tracing::warn;
 
 use crate::catalog::{feature_table, FeatureCatalog, VersionStatus};
 use crate::discovery::{
-    self, value_stats, FeatureDetail, FeatureStatistics, FeatureSummary, ListFilter, ObjectSummary,
+    self, value_stats, BucketStatistics, FeatureDetail, FeatureStatistics, FeatureSummary,
+    ListFilter, ObjectSummary,
 };
 use crate::ingest::{IngestOptions, IngestReport, Ingestor, PayloadFormat};
 use crate::metrics::Metrics;
@@ -449,6 +450,44 @@ impl FeatureStore {
             truncated: keyed.len() > MAX_STATS_KEYS,
             values: value_stats(values),
         })
+    }
+
+    /// Statistics of what `reference` served at the ends of `buckets` time
+    /// buckets of `bucket` µs, the last ending at `at` (oldest first), over
+    /// the same keys as [`FeatureStore::feature_stats`], each key's value at
+    /// each end computed as a training set computes it (see
+    /// [`discovery::stats_over_time`]).
+    pub async fn feature_stats_over_time(
+        &self,
+        reference: &str,
+        at: i64,
+        bucket: i64,
+        buckets: usize,
+    ) -> Result<Vec<BucketStatistics>> {
+        let served = self.catalog.resolve(reference)?;
+        let prefix = feature_state_key(&served.table, b"");
+        let keys: Vec<Value> = self
+            .state
+            .scan_prefix_limit(OPERATOR_STATE, &prefix, MAX_STATS_KEYS + 1)?
+            .iter()
+            .filter_map(|(key, _)| key.strip_prefix(prefix.as_slice()))
+            .filter(|key| !key.is_empty())
+            .filter_map(Value::from_key_bytes)
+            .take(MAX_STATS_KEYS)
+            .collect();
+        let ends: Vec<i64> = (0..buckets as i64)
+            .rev()
+            .map(|back| at - back * bucket)
+            .collect();
+        discovery::stats_over_time(
+            &self.training,
+            &served.table,
+            &served.key_column,
+            served.key_type,
+            &keys,
+            &ends,
+        )
+        .await
     }
 
     /// Every version of the feature `name` with its definition, state and

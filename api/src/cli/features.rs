@@ -16,6 +16,13 @@ pub enum FeaturesCommand {
     Stats {
         /// `NAME` (the version it serves) or `NAME@vN`.
         reference: String,
+        /// Also the statistics at the end of this many recent buckets (at
+        /// most 30; each replays the feature's events, as a training set does).
+        #[arg(long, default_value_t = 0, hide_default_value = true)]
+        buckets: u32,
+        /// The buckets' width (`1h`, `1d`); the last ends now.
+        #[arg(long, default_value = "1d")]
+        bucket: String,
     },
     /// Every version of a feature: definition, state, what it reads, and the
     /// training sets that read it.
@@ -123,10 +130,16 @@ pub async fn features(command: &FeaturesCommand, client: &ClientArgs) -> Result<
             print_detail(&detail, client.json)?;
             return Ok(());
         }
-        FeaturesCommand::Stats { reference } => {
+        FeaturesCommand::Stats {
+            reference,
+            buckets,
+            bucket,
+        } => {
             let found = connection
-                .get_feature_stats(proto::FeatureReference {
+                .get_feature_stats(proto::GetFeatureStatsRequest {
                     reference: reference.clone(),
+                    buckets: *buckets,
+                    bucket: bucket.clone(),
                 })
                 .await?
                 .into_inner();
@@ -325,32 +338,7 @@ fn stamp_json(micros: i64, by: &str) -> serde_json::Value {
 /// quantiles, histogram bars), or with `json` one object.
 fn print_stats(found: &proto::FeatureStatsResponse, json: bool) {
     if json {
-        let quantiles: Vec<serde_json::Value> = found
-            .quantiles
-            .iter()
-            .map(|q| serde_json::json!({ "q": q.q, "value": q.value }))
-            .collect();
-        let histogram: Vec<serde_json::Value> = found
-            .histogram
-            .iter()
-            .map(|b| serde_json::json!({ "low": b.low, "high": b.high, "count": b.count }))
-            .collect();
-        println!(
-            "{}",
-            serde_json::json!({
-                "feature": found.feature,
-                "evaluated_at_micros": found.evaluated_at_micros,
-                "truncated": found.truncated,
-                "count": found.count,
-                "nulls": found.nulls,
-                "mean": found.mean,
-                "stddev": found.stddev,
-                "min": found.min,
-                "max": found.max,
-                "quantiles": quantiles,
-                "histogram": histogram,
-            })
-        );
+        println!("{}", stats_json(found));
         return;
     }
     let number = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v}"));
@@ -383,4 +371,52 @@ fn print_stats(found: &proto::FeatureStatsResponse, json: bool) {
         let bar = super::progress::bar(bin.count, largest);
         println!("  [{}, {}] {bar} {}", bin.low, bin.high, bin.count);
     }
+    if !found.buckets.is_empty() {
+        println!("  at the end of each bucket:");
+    }
+    for bucket in &found.buckets {
+        let median = bucket
+            .quantiles
+            .iter()
+            .find(|q| q.q == 0.5)
+            .map(|q| q.value);
+        println!(
+            "    {}  {} value(s), {} null  mean {}  min {}  median {}  max {}",
+            instant(bucket.evaluated_at_micros).unwrap_or_default(),
+            bucket.count,
+            bucket.nulls,
+            number(bucket.mean),
+            number(bucket.min),
+            number(median),
+            number(bucket.max)
+        );
+    }
+}
+
+/// A version's statistics as one JSON object, its buckets' nested.
+fn stats_json(found: &proto::FeatureStatsResponse) -> serde_json::Value {
+    let quantiles: Vec<serde_json::Value> = found
+        .quantiles
+        .iter()
+        .map(|q| serde_json::json!({ "q": q.q, "value": q.value }))
+        .collect();
+    let histogram: Vec<serde_json::Value> = found
+        .histogram
+        .iter()
+        .map(|b| serde_json::json!({ "low": b.low, "high": b.high, "count": b.count }))
+        .collect();
+    serde_json::json!({
+        "feature": found.feature,
+        "evaluated_at_micros": found.evaluated_at_micros,
+        "truncated": found.truncated,
+        "count": found.count,
+        "nulls": found.nulls,
+        "mean": found.mean,
+        "stddev": found.stddev,
+        "min": found.min,
+        "max": found.max,
+        "quantiles": quantiles,
+        "histogram": histogram,
+        "buckets": found.buckets.iter().map(stats_json).collect::<Vec<_>>(),
+    })
 }

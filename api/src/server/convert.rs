@@ -368,5 +368,6 @@ pub fn statistics_to_proto(found: FeatureStatistics) -> proto::FeatureStatsRespo
                 count: bin.count,
             })
             .collect(),
+        buckets: Vec::new(),
     }
 }

@@ -6,11 +6,12 @@ use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use freshet_engine::discovery::ListFilter;
+use freshet_engine::discovery::{FeatureStatistics, ListFilter};
 use freshet_engine::ingest::IngestOptions;
 use freshet_engine::training::{Progress, TrainingSet};
 use freshet_engine::FeatureStore;
 use freshet_registry::Plan;
+use freshet_sql::duration::parse_duration;
 use freshet_sql::load::parse_definitions;
 use freshet_sql::model::{Definitions, Kind};
 use futures::{Stream, StreamExt};
@@ -336,12 +337,42 @@ impl FeatureStoreRpc for FeatureStoreService {
 
     async fn get_feature_stats(
         &self,
-        request: Request<proto::FeatureReference>,
+        request: Request<proto::GetFeatureStatsRequest>,
     ) -> std::result::Result<Response<proto::FeatureStatsResponse>, Status> {
-        let reference = request.into_inner().reference;
+        let request = request.into_inner();
         let at = chrono::Utc::now().timestamp_micros();
-        let found = self.store.feature_stats(&reference, at).map_err(status)?;
-        Ok(Response::new(statistics_to_proto(found)))
+        let found = self
+            .store
+            .feature_stats(&request.reference, at)
+            .map_err(status)?;
+        let mut answer = statistics_to_proto(found);
+        if request.buckets > 0 {
+            let width = if request.bucket.is_empty() {
+                "1d"
+            } else {
+                &request.bucket
+            };
+            let bucket = parse_duration(width)
+                .map_err(|e| Status::invalid_argument(format!("bucket '{width}': {e}")))?;
+            let bucket = i64::try_from(bucket.as_micros()).unwrap_or(i64::MAX).max(1);
+            let buckets = self
+                .store
+                .feature_stats_over_time(&request.reference, at, bucket, request.buckets as usize)
+                .await
+                .map_err(status)?;
+            answer.buckets = buckets
+                .into_iter()
+                .map(|b| {
+                    statistics_to_proto(FeatureStatistics {
+                        feature: answer.feature.clone(),
+                        evaluated_at: b.end,
+                        truncated: answer.truncated,
+                        values: b.values,
+                    })
+                })
+                .collect();
+        }
+        Ok(Response::new(answer))
     }
 
     async fn retire_feature(

@@ -56,6 +56,14 @@ def count(events: pd.DataFrame, user: int, at: dt.datetime, window: dt.timedelta
     return int(((events["user_id"] == user) & inside).sum())
 
 
+def min_amount(events: pd.DataFrame, user: int, at: dt.datetime, window: dt.timedelta) -> float | None:
+    """user_min_amount_7d by brute force: the smallest amount of the user's
+    purchases in (at - window, at], None without one."""
+    inside = (events["ts"] > at - window) & (events["ts"] <= at)
+    mine = events[(events["user_id"] == user) & inside]
+    return None if mine.empty else float(mine["amount"].min())
+
+
 def last_category(events: pd.DataFrame, user: int, at: dt.datetime) -> str | None:
     """user_last_category by brute force: the category of the latest joinable
     purchase at or before ``at`` (None without one)."""

@@ -10,7 +10,7 @@ import pytest
 
 import freshet
 from conftest import EXAMPLE
-from events import purchases, whole_second_now
+from events import DAY, min_amount, purchases, whole_second_now
 
 USER_FEATURES = {
     "user_spend_7d", "user_purchases_1d", "user_avg_amount_30d", "user_min_amount_7d",
@@ -108,6 +108,30 @@ def test_stats_describe_the_served_values(client):
     assert stats.stddev == pytest.approx(statistics.stdev(served))
     assert sum(count for _, _, count in stats.histogram) == 2
     assert set(stats.quantiles) == {0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99}
+    assert stats.buckets == []
+
+
+def test_stats_over_recent_buckets_are_exact_at_each_end(client):
+    events = purchases(whole_second_now())
+    client.ingest("purchases", events, wait=True)
+    stats = client.features.stats("user_min_amount_7d", buckets=3, bucket="1d")
+    ends = [b.evaluated_at for b in stats.buckets]
+    assert ends[-1] == stats.evaluated_at
+    assert [later - earlier for earlier, later in zip(ends, ends[1:])] == [DAY, DAY]
+    for bucket in stats.buckets:
+        # Users 1-3 at the bucket's end, by brute force over the events.
+        values = [min_amount(events, u, bucket.evaluated_at, 7 * DAY) for u in (1, 2, 3)]
+        served = [v for v in values if v is not None]
+        assert (bucket.count, bucket.nulls) == (3, values.count(None)), bucket
+        assert (bucket.min, bucket.max) == (min(served), max(served)), bucket
+        assert bucket.mean == pytest.approx(statistics.mean(served))
+        assert bucket.buckets == []
+    # Two days back only user 1's 10.0 and 20.0 were in the week; now 2.25 is.
+    assert [b.min for b in stats.buckets] == [10.0, 20.0, 2.25]
+    with pytest.raises(freshet.InvalidArgumentError, match="bucket 'fortnight'"):
+        client.features.stats("user_min_amount_7d", buckets=2, bucket="fortnight")
+    with pytest.raises(freshet.InvalidArgumentError, match="at most 30"):
+        client.features.stats("user_min_amount_7d", buckets=31)
 
 
 def example_with(tmp_path, old: str, new: str):

@@ -115,7 +115,9 @@ class FeatureStats:
     """Statistics of the values a feature version serves now, over the keys
     its state holds (``truncated`` when there were more than were read):
     count, nulls, mean, stddev, min, max (None without numeric values),
-    quantiles by q, and a histogram of (low, high, count) bins."""
+    quantiles by q, a histogram of (low, high, count) bins, and, when asked
+    for, the same at the end of each recent bucket (``buckets``, oldest
+    first, each with ``evaluated_at`` its end)."""
 
     feature: str
     evaluated_at: dt.datetime
@@ -128,6 +130,7 @@ class FeatureStats:
     max: float | None
     quantiles: dict[float, float]
     histogram: list[tuple[float, float, int]]
+    buckets: list[FeatureStats]
 
     @staticmethod
     def of(p: pb.FeatureStatsResponse) -> FeatureStats:
@@ -148,6 +151,7 @@ class FeatureStats:
             optional("max"),
             {q.q: q.value for q in p.quantiles},
             [(b.low, b.high, b.count) for b in p.histogram],
+            [FeatureStats.of(b) for b in p.buckets],
         )
 
 
@@ -237,11 +241,13 @@ class Features:
             self._call("DescribeFeature", pb.DescribeFeatureRequest(name=name))
         )
 
-    def stats(self, reference: str) -> FeatureStats:
-        """Statistics of what ``reference`` (name or name@vN) serves now."""
-        return FeatureStats.of(
-            self._call("GetFeatureStats", pb.FeatureReference(reference=reference))
-        )
+    def stats(self, reference: str, buckets: int = 0, bucket: str = "1d") -> FeatureStats:
+        """Statistics of what ``reference`` (name or name@vN) serves now, and
+        at the end of each of the last ``buckets`` buckets of width ``bucket``
+        (``"1h"``, ``"1d"``; at most 30), the last ending now: each key's value
+        at each end as a training set computes it, for drift over time."""
+        request = pb.GetFeatureStatsRequest(reference=reference, buckets=buckets, bucket=bucket)
+        return FeatureStats.of(self._call("GetFeatureStats", request))
 
 
 def list_objects(call: Callable[[str, Any], Any], method: str) -> list[RegistryObject]:

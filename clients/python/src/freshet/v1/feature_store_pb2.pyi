@@ -49,8 +49,18 @@ class HistogramBin(_message.Message):
     count: int
     def __init__(self, low: _Optional[float] = ..., high: _Optional[float] = ..., count: _Optional[int] = ...) -> None: ...
 
+class GetFeatureStatsRequest(_message.Message):
+    __slots__ = ("reference", "buckets", "bucket")
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    BUCKETS_FIELD_NUMBER: _ClassVar[int]
+    BUCKET_FIELD_NUMBER: _ClassVar[int]
+    reference: str
+    buckets: int
+    bucket: str
+    def __init__(self, reference: _Optional[str] = ..., buckets: _Optional[int] = ..., bucket: _Optional[str] = ...) -> None: ...
+
 class FeatureStatsResponse(_message.Message):
-    __slots__ = ("feature", "evaluated_at_micros", "truncated", "count", "nulls", "mean", "stddev", "min", "max", "quantiles", "histogram")
+    __slots__ = ("feature", "evaluated_at_micros", "truncated", "count", "nulls", "mean", "stddev", "min", "max", "quantiles", "histogram", "buckets")
     FEATURE_FIELD_NUMBER: _ClassVar[int]
     EVALUATED_AT_MICROS_FIELD_NUMBER: _ClassVar[int]
     TRUNCATED_FIELD_NUMBER: _ClassVar[int]
@@ -62,6 +72,7 @@ class FeatureStatsResponse(_message.Message):
     MAX_FIELD_NUMBER: _ClassVar[int]
     QUANTILES_FIELD_NUMBER: _ClassVar[int]
     HISTOGRAM_FIELD_NUMBER: _ClassVar[int]
+    BUCKETS_FIELD_NUMBER: _ClassVar[int]
     feature: str
     evaluated_at_micros: int
     truncated: bool
@@ -73,7 +84,8 @@ class FeatureStatsResponse(_message.Message):
     max: float
     quantiles: _containers.RepeatedCompositeFieldContainer[Quantile]
     histogram: _containers.RepeatedCompositeFieldContainer[HistogramBin]
-    def __init__(self, feature: _Optional[str] = ..., evaluated_at_micros: _Optional[int] = ..., truncated: _Optional[bool] = ..., count: _Optional[int] = ..., nulls: _Optional[int] = ..., mean: _Optional[float] = ..., stddev: _Optional[float] = ..., min: _Optional[float] = ..., max: _Optional[float] = ..., quantiles: _Optional[_Iterable[_Union[Quantile, _Mapping]]] = ..., histogram: _Optional[_Iterable[_Union[HistogramBin, _Mapping]]] = ...) -> None: ...
+    buckets: _containers.RepeatedCompositeFieldContainer[FeatureStatsResponse]
+    def __init__(self, feature: _Optional[str] = ..., evaluated_at_micros: _Optional[int] = ..., truncated: _Optional[bool] = ..., count: _Optional[int] = ..., nulls: _Optional[int] = ..., mean: _Optional[float] = ..., stddev: _Optional[float] = ..., min: _Optional[float] = ..., max: _Optional[float] = ..., quantiles: _Optional[_Iterable[_Union[Quantile, _Mapping]]] = ..., histogram: _Optional[_Iterable[_Union[HistogramBin, _Mapping]]] = ..., buckets: _Optional[_Iterable[_Union[FeatureStatsResponse, _Mapping]]] = ...) -> None: ...
 
 class ListObjectsRequest(_message.Message):
     __slots__ = ("page_size", "page_token")

@@ -111,7 +111,7 @@ class FeatureStoreStub:
                 _registered_method=True)
         self.GetFeatureStats = channel.unary_unary(
                 '/freshet.v1.FeatureStore/GetFeatureStats',
-                request_serializer=freshet_dot_v1_dot_feature__store__pb2.FeatureReference.SerializeToString,
+                request_serializer=freshet_dot_v1_dot_feature__store__pb2.GetFeatureStatsRequest.SerializeToString,
                 response_deserializer=freshet_dot_v1_dot_feature__store__pb2.FeatureStatsResponse.FromString,
                 _registered_method=True)
 
@@ -239,7 +239,8 @@ class FeatureStoreServicer:
     def GetFeatureStats(self, request, context):
         """Statistics of the values a feature version (name or name@vN) serves now,
         over the entity keys its state holds (at most 100,000, in key order):
-        what a read of each would return, after transforms and defaults.
+        what a read of each would return, after transforms and defaults; and, when
+        asked, the same at the end of each recent time bucket.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -325,7 +326,7 @@ def add_FeatureStoreServicer_to_server(servicer, server):
             ),
             'GetFeatureStats': grpc.unary_unary_rpc_method_handler(
                     servicer.GetFeatureStats,
-                    request_deserializer=freshet_dot_v1_dot_feature__store__pb2.FeatureReference.FromString,
+                    request_deserializer=freshet_dot_v1_dot_feature__store__pb2.GetFeatureStatsRequest.FromString,
                     response_serializer=freshet_dot_v1_dot_feature__store__pb2.FeatureStatsResponse.SerializeToString,
             ),
     }
@@ -759,7 +760,7 @@ class FeatureStore:
             request,
             target,
             '/freshet.v1.FeatureStore/GetFeatureStats',
-            freshet_dot_v1_dot_feature__store__pb2.FeatureReference.SerializeToString,
+            freshet_dot_v1_dot_feature__store__pb2.GetFeatureStatsRequest.SerializeToString,
             freshet_dot_v1_dot_feature__store__pb2.FeatureStatsResponse.FromString,
             options,
             channel_credentials,
