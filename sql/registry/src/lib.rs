@@ -4,8 +4,10 @@
 //! Keys: `def/KIND/NAME/VERSION` (version zero-padded) holds the object as JSON;
 //! `active/KIND/NAME` holds the newest applied ("latest") version number;
 //! `applied/KIND/NAME/VERSION` when and by whom it was applied ([`Applied`]). Versions
-//! are immutable: applying an unchanged object is a no-op, a changed one becomes
-//! version n+1, and one apply is one atomic write ([`Registry::apply`]). A new version of a
+//! are immutable in what they compute: applying an unchanged object is a no-op, a
+//! changed one becomes version n+1, a change of description, owner or tags alone
+//! is written over the same version ([`Change::MetadataUpdated`]), and one apply is
+//! one atomic write ([`Registry::apply`]). A new version of a
 //! transformation makes new versions of everything that reads it
 //! ([`freshet_sql::lineage`]).
 //!
