@@ -92,7 +92,6 @@ class Client:
         self.user = user or f"{getpass.getuser()}@{socket.gethostname()}"
         self._timeout = timeout
         target, tls = _target(address)
-        self._target = target
         options = [
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
