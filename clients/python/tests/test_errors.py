@@ -4,13 +4,18 @@ definitions located, unknown names, and a server that is not there."""
 
 from __future__ import annotations
 
+import base64
+import json
 import socket
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.flight as flight
 import pytest
 
 import freshet
 from freshet import ingest as ingesting
+from freshet.v1 import feature_store_pb2 as pb
 from events import purchases, whole_second_now
 
 
@@ -118,3 +123,18 @@ def test_waiting_longer_than_the_timeout_is_a_timeout(client, tmp_path):
         client.wait_for("nope@v1", timeout=5)
     status = client.wait_for("user_spend_7d", timeout=30)
     assert (status.name, status.state) == ("user_spend_7d", "ACTIVE")
+
+
+def test_arrow_bytes_claiming_more_than_they_hold_are_refused(client):
+    # Eight bytes stating a 2 GiB message: refused, not allocated (found by fuzzing).
+    claim = b"\xff\xff\xff\xff\xff\xff\xff\x7f"
+    request = pb.IngestRequest(
+        source="purchases", format=pb.PAYLOAD_FORMAT_ARROW_IPC, data=claim
+    )
+    with pytest.raises(freshet.InvalidArgumentError, match="states 2147483647 bytes"):
+        client._call("Ingest", request)
+    ticket = {"features": ["user_spend_7d"], "timestamp_column": "ts",
+              "labels_arrow_ipc": base64.b64encode(claim).decode()}
+    with pytest.raises(pa.ArrowInvalid, match="states 2147483647 bytes"):
+        client._flight.do_get(flight.Ticket(json.dumps(ticket).encode())).read_all()
+    assert client.status().sources[0].events_accepted == 0

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch};
 use arrow::compute::{cast_with_options, filter_record_batch, CastOptions};
 use arrow::datatypes::SchemaRef;
-use arrow::ipc::reader::StreamReader;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use freshet_sql::types::ColumnSchema;
 
@@ -265,10 +264,8 @@ fn decode_arrow(data: &[u8], schema: &ColumnSchema, event_time: &str) -> Result<
         format: PayloadFormat::ArrowIpc.name(),
         reason,
     };
-    let reader = StreamReader::try_new(std::io::Cursor::new(data), None)
-        .map_err(|e| payload_error(e.to_string()))?;
+    let (input_schema, batches) = crate::ipc_bounds::read_stream(data).map_err(payload_error)?;
     let target: SchemaRef = Arc::new(schema.to_arrow());
-    let input_schema = reader.schema();
     if let Some(unknown) = input_schema
         .fields()
         .iter()
@@ -287,8 +284,7 @@ fn decode_arrow(data: &[u8], schema: &ColumnSchema, event_time: &str) -> Result<
         safe: true,
         ..CastOptions::default()
     };
-    for batch in reader {
-        let batch = batch.map_err(|e| payload_error(e.to_string()))?;
+    for batch in batches {
         let rows = batch.num_rows();
         let mut row_errors: BTreeMap<usize, Vec<RowError>> = BTreeMap::new();
         let mut columns = Vec::with_capacity(schema.columns.len());
@@ -366,4 +362,197 @@ fn decode_arrow(data: &[u8], schema: &ColumnSchema, event_time: &str) -> Result<
         bad_rows,
         total_rows: first_row,
     })
+}
+
+#[cfg(test)]
+mod fuzz {
+    //! The three decoders under arbitrary input: never a panic, and every row
+    //! of a decoded payload either kept or refused with an error naming it.
+
+    use std::sync::Arc;
+
+    use arrow::array::{BooleanArray, Float64Array, Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use arrow::ipc::writer::StreamWriter;
+    use freshet_sql::types::ColumnType;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Cases per property.
+    const CASES: u32 = 100_000;
+
+    fn schema() -> ColumnSchema {
+        ColumnSchema {
+            columns: vec![
+                ("user_id".into(), ColumnType::Int64),
+                ("amount".into(), ColumnType::Float64),
+                ("name".into(), ColumnType::String),
+                ("ok".into(), ColumnType::Bool),
+                ("ts".into(), ColumnType::Timestamp),
+            ],
+        }
+    }
+
+    /// Decodes and checks what any outcome must hold: every row kept or
+    /// refused, and every error at a row of the payload (text rows are
+    /// numbered by line, blank lines included; Arrow rows across batches).
+    fn check(format: PayloadFormat, data: &[u8]) -> Result<(), TestCaseError> {
+        if let Ok(decoded) = decode(format, data, &schema(), "ts") {
+            prop_assert_eq!(
+                decoded.valid.num_rows() as u64 + decoded.bad_rows.len() as u64,
+                decoded.total_rows
+            );
+            let rows = match format {
+                PayloadFormat::ArrowIpc => decoded.total_rows,
+                _ => data.split(|b| *b == b'\n').count() as u64,
+            };
+            for error in &decoded.errors {
+                prop_assert!(error.row < rows, "{:?}", error);
+            }
+            prop_assert_eq!(decoded.valid.num_columns(), schema().columns.len());
+        }
+        Ok(())
+    }
+
+    /// Values that are sometimes right for a column and often not.
+    fn json_value() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<i64>().prop_map(|v| v.to_string()),
+            any::<f64>().prop_map(|v| format!("{v:?}")),
+            Just("1e400".to_string()),
+            Just("null".to_string()),
+            any::<bool>().prop_map(|v| v.to_string()),
+            "[a-z0-9 ,:{}\\[\\]\"\\\\é-]{0,12}".prop_map(|s| format!("{s:?}")),
+            Just("\"2026-11-01T10:00:00Z\"".to_string()),
+            Just("\"2026-11-01 10:00:00.123456\"".to_string()),
+            Just("[1, 2]".to_string()),
+            Just("{\"a\": 1}".to_string()),
+        ]
+    }
+
+    fn json_line() -> impl Strategy<Value = String> {
+        let key = prop_oneof![
+            Just("user_id"),
+            Just("amount"),
+            Just("name"),
+            Just("ok"),
+            Just("ts"),
+            Just("other")
+        ];
+        prop_oneof![
+            4 => proptest::collection::vec((key, json_value()), 0..7).prop_map(|fields| {
+                let body: Vec<String> =
+                    fields.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
+                format!("{{{}}}", body.join(", "))
+            }),
+            1 => "[ -~]{0,30}",
+        ]
+    }
+
+    fn csv_cell() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<i64>().prop_map(|v| v.to_string()),
+            any::<f64>().prop_map(|v| v.to_string()),
+            Just(String::new()),
+            Just("true".to_string()),
+            Just("2026-11-01T10:00:00Z".to_string()),
+            Just("\"a,\"\"b\"\"\nc\"".to_string()),
+            "[ -~]{0,10}",
+        ]
+    }
+
+    /// An Arrow IPC stream of a batch whose columns may or may not fit.
+    fn arrow_payload(rows: usize, typed: bool, seed: i64) -> Vec<u8> {
+        let ids: ArrayRef = if typed {
+            Arc::new(Int64Array::from_iter_values(
+                (0..rows as i64).map(|r| r ^ seed),
+            ))
+        } else {
+            Arc::new(StringArray::from_iter_values(
+                (0..rows).map(|r| format!("{}", (r as i64).wrapping_mul(seed))),
+            ))
+        };
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("user_id", ids.data_type().clone(), true),
+            Field::new("amount", DataType::Float64, true),
+            Field::new("ok", DataType::Boolean, true),
+            Field::new("ts", DataType::Int64, true),
+        ]));
+        let columns: Vec<ArrayRef> = vec![
+            ids,
+            Arc::new(Float64Array::from_iter_values(
+                (0..rows).map(|r| r as f64 / 3.0),
+            )),
+            Arc::new(BooleanArray::from_iter((0..rows).map(|r| Some(r % 2 == 0)))),
+            Arc::new(Int64Array::from_iter_values(
+                (0..rows as i64).map(|r| r.wrapping_mul(seed)),
+            )),
+        ];
+        let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+        let mut bytes = Vec::new();
+        let mut writer = StreamWriter::try_new(&mut bytes, &schema).unwrap();
+        writer.write(&batch).unwrap();
+        writer.finish().unwrap();
+        drop(writer);
+        bytes
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(
+            std::env::var("FRESHET_FUZZ_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(CASES)
+        ))]
+
+        #[test]
+        fn arbitrary_bytes_in_every_format(
+            bytes in proptest::collection::vec(any::<u8>(), 0..120),
+        ) {
+            for format in [PayloadFormat::JsonLines, PayloadFormat::Csv, PayloadFormat::ArrowIpc] {
+                check(format, &bytes)?;
+            }
+        }
+
+        #[test]
+        fn json_lines_of_right_and_wrong_values(
+            lines in proptest::collection::vec(json_line(), 0..6),
+        ) {
+            check(PayloadFormat::JsonLines, lines.join("\n").as_bytes())?;
+        }
+
+        #[test]
+        fn csv_with_any_header_and_cells(
+            header in proptest::collection::vec(
+                prop_oneof![Just("user_id"), Just("amount"), Just("name"), Just("ok"),
+                            Just("ts"), Just("other"), Just("")],
+                0..7,
+            ),
+            rows in proptest::collection::vec(proptest::collection::vec(csv_cell(), 0..7), 0..5),
+        ) {
+            let mut text = header.join(",");
+            for row in rows {
+                text.push('\n');
+                text.push_str(&row.join(","));
+            }
+            check(PayloadFormat::Csv, text.as_bytes())?;
+        }
+
+        #[test]
+        fn arrow_streams_whole_or_damaged(
+            rows in 0usize..4,
+            typed in any::<bool>(),
+            seed in any::<i64>(),
+            at in any::<usize>(),
+            byte in any::<u8>(),
+            damage in 0u8..3,
+        ) {
+            let mut bytes = arrow_payload(rows, typed, seed);
+            let at = at % bytes.len();
+            match damage {
+                0 => {}
+                1 => bytes[at] = byte,
+                _ => bytes.truncate(at),
+            }
+            check(PayloadFormat::ArrowIpc, &bytes)?;
+        }
+    }
 }

@@ -3,14 +3,12 @@
 //! and timestamp readable, with the row named when not) and put in output form:
 //! entity keys (one column per entity), label timestamp, label values.
 
-use std::io::Cursor;
 use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Int64Array, TimestampMicrosecondArray};
 use arrow::compute::{cast, concat};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit, TimestampMicrosecondType};
-use arrow::ipc::reader::StreamReader;
 use arrow::record_batch::RecordBatch;
 use freshet_sql::types::ColumnType;
 
@@ -136,13 +134,11 @@ fn unreadable(location: &FileLocation, error: EngineError) -> EngineError {
 
 /// Reads inline label rows: an Arrow IPC stream.
 pub fn read_label_ipc(bytes: &[u8]) -> Result<Vec<RecordBatch>> {
-    let bad = |e: arrow::error::ArrowError| {
-        EngineError::InvalidRequest(format!("inline labels: not an Arrow IPC stream: {e}"))
-    };
-    StreamReader::try_new(Cursor::new(bytes), None)
-        .map_err(bad)?
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(bad)
+    crate::ipc_bounds::read_stream(bytes)
+        .map(|(_, batches)| batches)
+        .map_err(|reason| {
+            EngineError::InvalidRequest(format!("inline labels: not an Arrow IPC stream: {reason}"))
+        })
 }
 
 /// Checks `batches` against `columns` and puts them in output form; `origin`
