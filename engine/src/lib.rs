@@ -14,7 +14,7 @@ pub mod catalog;
 pub mod discovery;
 pub mod error;
 pub mod ingest;
-pub mod ipc_bounds;
+pub mod ipc_stream;
 pub mod layout;
 pub mod metrics;
 pub mod operators;

@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use arrow::array::{ArrayRef, TimestampMicrosecondArray};
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
-use arrow::ipc::writer::StreamWriter;
 use arrow::record_batch::RecordBatch;
 use freshet_sql::types::ColumnType;
 
 use super::{value_stats, ValueStatistics};
+use crate::ipc_stream::write_stream;
 use crate::training::{LabelRows, TrainingRequest, TrainingSets, ValueColumn};
 use crate::value::{value_at, Value};
 use crate::{EngineError, Result};
@@ -77,13 +77,8 @@ pub async fn stats_over_time(
         key_column_values.to_array(key_type),
         Arc::new(TimestampMicrosecondArray::from(instants)),
     ];
-    let labels = RecordBatch::try_new(schema.clone(), columns)?;
-    let mut ipc = Vec::new();
-    {
-        let mut writer = StreamWriter::try_new(&mut ipc, &schema)?;
-        writer.write(&labels)?;
-        writer.finish()?;
-    }
+    let labels = RecordBatch::try_new(schema, columns)?;
+    let ipc = write_stream(&labels)?;
     let request = TrainingRequest {
         training_set: None,
         label: None,

@@ -264,7 +264,7 @@ fn decode_arrow(data: &[u8], schema: &ColumnSchema, event_time: &str) -> Result<
         format: PayloadFormat::ArrowIpc.name(),
         reason,
     };
-    let (input_schema, batches) = crate::ipc_bounds::read_stream(data).map_err(payload_error)?;
+    let (input_schema, batches) = crate::ipc_stream::read_stream(data).map_err(payload_error)?;
     let target: SchemaRef = Arc::new(schema.to_arrow());
     if let Some(unknown) = input_schema
         .fields()
@@ -373,7 +373,6 @@ mod fuzz {
 
     use arrow::array::{BooleanArray, Float64Array, Int64Array, StringArray};
     use arrow::datatypes::{DataType, Field, Schema};
-    use arrow::ipc::writer::StreamWriter;
     use freshet_sql::types::ColumnType;
     use proptest::prelude::*;
 
@@ -489,13 +488,8 @@ mod fuzz {
                 (0..rows as i64).map(|r| r.wrapping_mul(seed)),
             )),
         ];
-        let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
-        let mut bytes = Vec::new();
-        let mut writer = StreamWriter::try_new(&mut bytes, &schema).unwrap();
-        writer.write(&batch).unwrap();
-        writer.finish().unwrap();
-        drop(writer);
-        bytes
+        let batch = RecordBatch::try_new(schema, columns).unwrap();
+        crate::ipc_stream::write_stream(&batch).unwrap()
     }
 
     proptest! {

@@ -134,7 +134,7 @@ fn unreadable(location: &FileLocation, error: EngineError) -> EngineError {
 
 /// Reads inline label rows: an Arrow IPC stream.
 pub fn read_label_ipc(bytes: &[u8]) -> Result<Vec<RecordBatch>> {
-    crate::ipc_bounds::read_stream(bytes)
+    crate::ipc_stream::read_stream(bytes)
         .map(|(_, batches)| batches)
         .map_err(|reason| {
             EngineError::InvalidRequest(format!("inline labels: not an Arrow IPC stream: {reason}"))

@@ -1,14 +1,27 @@
-//! [`check_stream`]: an Arrow IPC stream from a caller (ingest payloads, inline
-//! label rows) is walked message by message before Arrow's reader sees it,
-//! checking that every length the stream states fits in the bytes given.
+//! Arrow IPC streams: [`write_stream`] writes one batch as a stream, and
+//! [`read_stream`] reads a caller's (ingest payloads, inline label rows) after
+//! [`check_stream`] has walked it message by message, checking that every
+//! length the stream states fits in the bytes given.
 //! Arrow's reader sizes its buffers from those lengths, so without this a few
 //! bytes claiming a 2 GB message would make the server zero 2 GB, and a buffer
 //! placed past its message's body would make it panic (both found by fuzzing
 //! the ingest decoder).
 
 use arrow::datatypes::SchemaRef;
+use arrow::error::ArrowError;
 use arrow::ipc::reader::StreamReader;
+use arrow::ipc::writer::StreamWriter;
 use arrow::record_batch::RecordBatch;
+
+/// `batch` as the bytes of an Arrow IPC stream.
+pub fn write_stream(batch: &RecordBatch) -> std::result::Result<Vec<u8>, ArrowError> {
+    let mut bytes = Vec::new();
+    let mut writer = StreamWriter::try_new(&mut bytes, &batch.schema())?;
+    writer.write(batch)?;
+    writer.finish()?;
+    drop(writer);
+    Ok(bytes)
+}
 
 /// The schema and batches of a caller's Arrow IPC stream, after
 /// [`check_stream`]. Arrow's reader still panics on some damaged streams (a
@@ -99,8 +112,6 @@ mod tests {
 
     use arrow::array::Int64Array;
     use arrow::datatypes::{DataType, Field, Schema};
-    use arrow::ipc::writer::StreamWriter;
-    use arrow::record_batch::RecordBatch;
 
     use super::*;
 
@@ -109,12 +120,7 @@ mod tests {
         let batch =
             RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(vec![1, 2]))])
                 .unwrap();
-        let mut bytes = Vec::new();
-        let mut writer = StreamWriter::try_new(&mut bytes, &schema).unwrap();
-        writer.write(&batch).unwrap();
-        writer.finish().unwrap();
-        drop(writer);
-        bytes
+        write_stream(&batch).unwrap()
     }
 
     #[test]
