@@ -12,7 +12,7 @@ mod value_stats;
 
 pub use describe::{describe, upstream, FeatureDetail, Upstream, VersionDetail};
 pub use objects::{objects, ObjectSummary};
-pub use over_time::{stats_over_time, BucketStatistics, MAX_BUCKETS};
+pub use over_time::{stats_over_time, BucketStatistics, Buckets, MAX_BUCKETS};
 pub use value_stats::{value_stats, Bin, FeatureStatistics, ValueStatistics, BINS, QUANTILES};
 
 use crate::catalog::VersionStatus;

@@ -21,8 +21,8 @@ use tracing::warn;
 
 use crate::catalog::{feature_table, FeatureCatalog, VersionStatus};
 use crate::discovery::{
-    self, value_stats, BucketStatistics, FeatureDetail, FeatureStatistics, FeatureSummary,
-    ListFilter, ObjectSummary,
+    self, value_stats, Buckets, FeatureDetail, FeatureStatistics, FeatureSummary, ListFilter,
+    ObjectSummary,
 };
 use crate::ingest::{IngestOptions, IngestReport, Ingestor, PayloadFormat};
 use crate::metrics::Metrics;
@@ -410,8 +410,16 @@ impl FeatureStore {
     /// Statistics of the values the feature `reference` (`name` or
     /// `name@vN`) serves at `at` (µs), over the entity keys its state holds,
     /// at most [`MAX_STATS_KEYS`] of them (in key order): what a read of each
-    /// would return, after transforms and defaults.
-    pub fn feature_stats(&self, reference: &str, at: i64) -> Result<FeatureStatistics> {
+    /// would return, after transforms and defaults. With `buckets`, also the
+    /// same over the same keys at the end of each bucket, the last ending at
+    /// `at`, each key's value at each end computed as a training set computes
+    /// it (see [`discovery::stats_over_time`]).
+    pub async fn feature_stats(
+        &self,
+        reference: &str,
+        at: i64,
+        buckets: Option<Buckets>,
+    ) -> Result<FeatureStatistics> {
         let served = self.catalog.resolve(reference)?;
         let (table, at) = match &served.frozen {
             Some((snapshot, frozen_at)) => (snapshot.as_str(), *frozen_at),
@@ -428,15 +436,14 @@ impl FeatureStore {
             .find(|(key, _)| *key == prefix)
             .map(|(_, bytes)| FeatureStats::decode(bytes))
             .unwrap_or_default();
-        let keyed: Vec<&[u8]> = entries
+        let keyed: Vec<&(Vec<u8>, Vec<u8>)> = entries
             .iter()
             .filter(|(key, _)| key.len() > prefix.len())
-            .map(|(_, bytes)| bytes.as_slice())
             .collect();
         let values = keyed
             .iter()
             .take(MAX_STATS_KEYS)
-            .map(|bytes| {
+            .map(|(_, bytes)| {
                 Ok(finish(
                     &served,
                     stored_value(&served.input, Some(bytes), at)?,
@@ -444,50 +451,32 @@ impl FeatureStore {
                 ))
             })
             .collect::<Result<Vec<_>>>()?;
+        let buckets = match buckets {
+            None => Vec::new(),
+            Some(buckets) => {
+                let keys: Vec<Value> = keyed
+                    .iter()
+                    .take(MAX_STATS_KEYS)
+                    .filter_map(|(key, _)| Value::from_key_bytes(&key[prefix.len()..]))
+                    .collect();
+                discovery::stats_over_time(
+                    &self.training,
+                    &served.table,
+                    &served.key_column,
+                    served.key_type,
+                    &keys,
+                    &buckets.ends(at),
+                )
+                .await?
+            }
+        };
         Ok(FeatureStatistics {
             feature: served.table.clone(),
             evaluated_at: at,
             truncated: keyed.len() > MAX_STATS_KEYS,
             values: value_stats(values),
+            buckets,
         })
-    }
-
-    /// Statistics of what `reference` served at the ends of `buckets` time
-    /// buckets of `bucket` µs, the last ending at `at` (oldest first), over
-    /// the same keys as [`FeatureStore::feature_stats`], each key's value at
-    /// each end computed as a training set computes it (see
-    /// [`discovery::stats_over_time`]).
-    pub async fn feature_stats_over_time(
-        &self,
-        reference: &str,
-        at: i64,
-        bucket: i64,
-        buckets: usize,
-    ) -> Result<Vec<BucketStatistics>> {
-        let served = self.catalog.resolve(reference)?;
-        let prefix = feature_state_key(&served.table, b"");
-        let keys: Vec<Value> = self
-            .state
-            .scan_prefix_limit(OPERATOR_STATE, &prefix, MAX_STATS_KEYS + 1)?
-            .iter()
-            .filter_map(|(key, _)| key.strip_prefix(prefix.as_slice()))
-            .filter(|key| !key.is_empty())
-            .filter_map(Value::from_key_bytes)
-            .take(MAX_STATS_KEYS)
-            .collect();
-        let ends: Vec<i64> = (0..buckets as i64)
-            .rev()
-            .map(|back| at - back * bucket)
-            .collect();
-        discovery::stats_over_time(
-            &self.training,
-            &served.table,
-            &served.key_column,
-            served.key_type,
-            &keys,
-            &ends,
-        )
-        .await
     }
 
     /// Every version of the feature `name` with its definition, state and

@@ -1,16 +1,19 @@
 //! Conversions between the `freshet.v1` protos and the engine's types: requests
 //! in, reports and values out, and the status of a refused ingest.
 
-use arrow::ipc::writer::StreamWriter;
 use arrow::record_batch::RecordBatch;
 use freshet_engine::catalog::{VersionState, VersionStatus};
-use freshet_engine::discovery::{FeatureDetail, FeatureStatistics, FeatureSummary, ObjectSummary};
+use freshet_engine::discovery::{
+    Buckets, FeatureDetail, FeatureStatistics, FeatureSummary, ObjectSummary, ValueStatistics,
+};
 use freshet_engine::ingest::{IngestReport, PayloadFormat, RowError};
+use freshet_engine::ipc_stream::write_stream;
 use freshet_engine::serving::OnlineValues;
 use freshet_engine::store::StoreStatus;
 use freshet_engine::training::{LabelRows, Progress, TrainingRequest};
 use freshet_engine::value::Value;
 use freshet_registry::{Change, PlannedChange};
+use freshet_sql::duration::parse_duration;
 use prost::Message;
 use tonic::{Code, Status};
 
@@ -60,15 +63,7 @@ pub fn training_request(request: proto::GenerateTrainingSetRequest) -> TrainingR
 
 /// One record batch as a self-contained Arrow IPC stream.
 pub fn ipc_bytes(batch: &RecordBatch) -> std::result::Result<Vec<u8>, Status> {
-    let mut bytes = Vec::new();
-    let mut writer = StreamWriter::try_new(&mut bytes, &batch.schema())
-        .map_err(|e| Status::internal(format!("encoding a training-set batch: {e}")))?;
-    writer
-        .write(batch)
-        .and_then(|_| writer.finish())
-        .map_err(|e| Status::internal(format!("encoding a training-set batch: {e}")))?;
-    drop(writer);
-    Ok(bytes)
+    write_stream(batch).map_err(|e| Status::internal(format!("encoding a training-set batch: {e}")))
 }
 
 /// A progress report of a training-set build.
@@ -341,13 +336,35 @@ pub fn objects_to_proto(
     }
 }
 
-/// A version's value statistics for `GetFeatureStats`.
+/// A version's statistics for `GetFeatureStats`, its buckets' nested.
 pub fn statistics_to_proto(found: FeatureStatistics) -> proto::FeatureStatsResponse {
-    let values = found.values;
+    let buckets = found
+        .buckets
+        .into_iter()
+        .map(|bucket| values_to_proto(&found.feature, bucket.end, found.truncated, bucket.values))
+        .collect();
     proto::FeatureStatsResponse {
-        feature: found.feature,
-        evaluated_at_micros: found.evaluated_at,
-        truncated: found.truncated,
+        buckets,
+        ..values_to_proto(
+            &found.feature,
+            found.evaluated_at,
+            found.truncated,
+            found.values,
+        )
+    }
+}
+
+/// Statistics of values of `feature` at `at`, without buckets.
+fn values_to_proto(
+    feature: &str,
+    at: i64,
+    truncated: bool,
+    values: ValueStatistics,
+) -> proto::FeatureStatsResponse {
+    proto::FeatureStatsResponse {
+        feature: feature.to_string(),
+        evaluated_at_micros: at,
+        truncated,
         count: values.count,
         nulls: values.nulls,
         mean: values.mean,
@@ -370,4 +387,24 @@ pub fn statistics_to_proto(found: FeatureStatistics) -> proto::FeatureStatsRespo
             .collect(),
         buckets: Vec::new(),
     }
+}
+
+/// The buckets a `GetFeatureStats` request asks for: none, or `buckets` of
+/// width `bucket` (default 1d); a width that is not a duration is refused.
+pub fn stats_buckets(request: &proto::GetFeatureStatsRequest) -> Result<Option<Buckets>, Status> {
+    if request.buckets == 0 {
+        return Ok(None);
+    }
+    let width = match request.bucket.as_str() {
+        "" => "1d",
+        width => width,
+    };
+    let duration = parse_duration(width)
+        .map_err(|e| Status::invalid_argument(format!("bucket '{width}': {e}")))?;
+    Ok(Some(Buckets {
+        width: i64::try_from(duration.as_micros())
+            .unwrap_or(i64::MAX)
+            .max(1),
+        count: request.buckets as usize,
+    }))
 }

@@ -6,12 +6,11 @@ use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use freshet_engine::discovery::{FeatureStatistics, ListFilter};
+use freshet_engine::discovery::ListFilter;
 use freshet_engine::ingest::IngestOptions;
 use freshet_engine::training::{Progress, TrainingSet};
 use freshet_engine::FeatureStore;
 use freshet_registry::Plan;
-use freshet_sql::duration::parse_duration;
 use freshet_sql::load::parse_definitions;
 use freshet_sql::model::{Definitions, Kind};
 use futures::{Stream, StreamExt};
@@ -22,7 +21,8 @@ use tonic::{Request, Response, Status};
 use super::convert::{
     change_to_proto, detail_to_proto, ipc_bytes, keys_from_proto, objects_to_proto,
     online_to_proto, payload_format, progress_message, refused, report_to_proto,
-    statistics_to_proto, status_to_proto, summary_to_proto, training_request, version_to_proto,
+    statistics_to_proto, stats_buckets, status_to_proto, summary_to_proto, training_request,
+    version_to_proto,
 };
 use crate::proto::{self, feature_store_server::FeatureStore as FeatureStoreRpc};
 use crate::{ApiError, Result};
@@ -341,38 +341,13 @@ impl FeatureStoreRpc for FeatureStoreService {
     ) -> std::result::Result<Response<proto::FeatureStatsResponse>, Status> {
         let request = request.into_inner();
         let at = chrono::Utc::now().timestamp_micros();
+        let buckets = stats_buckets(&request)?;
         let found = self
             .store
-            .feature_stats(&request.reference, at)
+            .feature_stats(&request.reference, at, buckets)
+            .await
             .map_err(status)?;
-        let mut answer = statistics_to_proto(found);
-        if request.buckets > 0 {
-            let width = if request.bucket.is_empty() {
-                "1d"
-            } else {
-                &request.bucket
-            };
-            let bucket = parse_duration(width)
-                .map_err(|e| Status::invalid_argument(format!("bucket '{width}': {e}")))?;
-            let bucket = i64::try_from(bucket.as_micros()).unwrap_or(i64::MAX).max(1);
-            let buckets = self
-                .store
-                .feature_stats_over_time(&request.reference, at, bucket, request.buckets as usize)
-                .await
-                .map_err(status)?;
-            answer.buckets = buckets
-                .into_iter()
-                .map(|b| {
-                    statistics_to_proto(FeatureStatistics {
-                        feature: answer.feature.clone(),
-                        evaluated_at: b.end,
-                        truncated: answer.truncated,
-                        values: b.values,
-                    })
-                })
-                .collect();
-        }
-        Ok(Response::new(answer))
+        Ok(Response::new(statistics_to_proto(found)))
     }
 
     async fn retire_feature(

@@ -23,6 +23,25 @@ pub const MAX_BUCKETS: usize = 30;
 /// The label rows' instant column (never a key column or feature name).
 const AT: &str = "__freshet_bucket_end";
 
+/// Which buckets to describe: `count` of them, `width` µs wide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Buckets {
+    /// Each bucket's width, in µs.
+    pub width: i64,
+    /// How many, the last ending at the evaluation time.
+    pub count: usize,
+}
+
+impl Buckets {
+    /// The buckets' ends, oldest first, the last at `at` (µs).
+    pub fn ends(self, at: i64) -> Vec<i64> {
+        (0..self.count as i64)
+            .rev()
+            .map(|back| at - back * self.width)
+            .collect()
+    }
+}
+
 /// The statistics of one bucket: of the values served at `end` (µs).
 #[derive(Debug, Clone, PartialEq)]
 pub struct BucketStatistics {

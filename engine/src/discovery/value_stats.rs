@@ -33,6 +33,9 @@ pub struct FeatureStatistics {
     pub truncated: bool,
     /// The statistics of the values read.
     pub values: ValueStatistics,
+    /// The same over the same keys at the end of each bucket asked for,
+    /// oldest first.
+    pub buckets: Vec<super::BucketStatistics>,
 }
 
 /// Statistics of a set of served values.

@@ -4,6 +4,7 @@ UTC; pandas frames become tables without their index."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from typing import Any
 
@@ -11,6 +12,13 @@ import pandas as pd
 import pyarrow as pa
 
 UTC_MICROS = pa.timestamp("us", tz="UTC")
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def utc_micros(micros: int) -> dt.datetime:
+    """An instant in microseconds since the Unix epoch as a UTC datetime."""
+    return _EPOCH + dt.timedelta(microseconds=micros)
 
 
 def to_table(data: Any, what: str) -> pa.Table:

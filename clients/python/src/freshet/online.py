@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from freshet._arrow import UTC_MICROS
+from freshet._arrow import UTC_MICROS, utc_micros
 from freshet.v1 import feature_store_pb2 as pb
 
 #: The most keys one GetOnlineFeatures request carries; more are sent in
@@ -27,8 +27,6 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
     "string": pa.string(),
     "timestamp": UTC_MICROS,
 }
-
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
 def entity_keys(entities: Any) -> tuple[str, list[Any]]:
@@ -93,7 +91,7 @@ def _value(value: pb.FeatureValue) -> Any:
     if which is None:
         return None
     if which == "timestamp_micros":
-        return _EPOCH + dt.timedelta(microseconds=value.timestamp_micros)
+        return utc_micros(value.timestamp_micros)
     return getattr(value, which)
 
 
@@ -177,5 +175,5 @@ def online_features(
         key_type,
         list(first.features),
         list(first.types),
-        _EPOCH + dt.timedelta(microseconds=first.evaluated_at_micros),
+        utc_micros(first.evaluated_at_micros),
     )

@@ -7,11 +7,12 @@ import datetime as dt
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from freshet._arrow import utc_micros
 from freshet.v1 import feature_store_pb2 as pb
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -74,9 +75,7 @@ class FeatureVersion:
 
 
 def _instant(micros: int) -> dt.datetime | None:
-    if micros == 0:
-        return None
-    return _EPOCH + dt.timedelta(microseconds=micros)
+    return None if micros == 0 else utc_micros(micros)
 
 
 @dataclass(frozen=True)
@@ -141,7 +140,7 @@ class FeatureStats:
 
         return FeatureStats(
             p.feature,
-            _EPOCH + dt.timedelta(microseconds=p.evaluated_at_micros),
+            utc_micros(p.evaluated_at_micros),
             p.truncated,
             p.count,
             p.nulls,
@@ -206,26 +205,20 @@ class Features:
         case), or reading ``upstream`` directly or through transformations
         (everything a change of that source or transformation reaches); all
         pages are read."""
-        found: list[FeatureSummary] = []
-        token = ""
-        while True:
-            page = self._call(
-                "ListFeatures",
-                pb.ListFeaturesRequest(
-                    entity=entity,
-                    source=source,
-                    state=state,
-                    owner=owner,
-                    tags=list(tags),
-                    upstream=upstream,
-                    page_size=1000,
-                    page_token=token,
-                ),
+        def page(token: str) -> Any:
+            request = pb.ListFeaturesRequest(
+                entity=entity,
+                source=source,
+                state=state,
+                owner=owner,
+                tags=list(tags),
+                upstream=upstream,
+                page_size=1000,
+                page_token=token,
             )
-            found.extend(FeatureSummary.of(f) for f in page.features)
-            token = page.next_page_token
-            if not token:
-                return found
+            return self._call("ListFeatures", request)
+
+        return every_page(page, lambda found: [FeatureSummary.of(f) for f in found.features])
 
     def search(self, query: str, limit: int = 20) -> list[FeatureSummary]:
         """Features matching every word of ``query`` in their name, tags,
@@ -250,13 +243,22 @@ class Features:
         return FeatureStats.of(self._call("GetFeatureStats", request))
 
 
-def list_objects(call: Callable[[str, Any], Any], method: str) -> list[RegistryObject]:
-    """Every object a ListSources/ListEntities/ListTrainingSets call pages over."""
-    found: list[RegistryObject] = []
+def every_page(page: Callable[[str], Any], items: Callable[[Any], list[T]]) -> list[T]:
+    """The ``items`` of every page a listing has: ``page(token)`` fetches the
+    page after ``token`` ("" for the first), until one has no next token."""
+    found: list[T] = []
     token = ""
     while True:
-        page = call(method, pb.ListObjectsRequest(page_size=1000, page_token=token))
-        found.extend(RegistryObject.of(o) for o in page.objects)
-        token = page.next_page_token
+        answer = page(token)
+        found.extend(items(answer))
+        token = answer.next_page_token
         if not token:
             return found
+
+
+def list_objects(call: Callable[[str, Any], Any], method: str) -> list[RegistryObject]:
+    """Every object a ListSources/ListEntities/ListTrainingSets call pages over."""
+    return every_page(
+        lambda token: call(method, pb.ListObjectsRequest(page_size=1000, page_token=token)),
+        lambda answer: [RegistryObject.of(o) for o in answer.objects],
+    )
